@@ -1,0 +1,39 @@
+# modelkin: the two commands a new user needs are `make demo` and `make test`.
+# Everything is installed into .venv from the project's own files.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit fixtures clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+fixtures: setup
+	$(BIN)/python scripts/fetch_models.py
+
+## The main job on the embedded default (SQLite + local files).
+demo: fixtures
+	$(BIN)/modelkin demo
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: fixtures
+	$(BIN)/pytest -q -n 2
+
+## Lint, type-check and run the whole test suite.
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
