@@ -64,14 +64,26 @@ class Role:
 @dataclass(frozen=True)
 class RoleRef:
     """Where a role's values live: tensor ``name`` in the source, optionally only rows
-    ``[row_start, row_stop)`` of it (a fused QKV matrix splits into three refs)."""
+    ``[row_start, row_stop)`` of it (a fused QKV matrix splits into three refs).
+
+    ``transposed``: the stored matrix is ``[in, out]`` (GPT-2's ``Conv1D``); the role's
+    value is ``read(name).T`` and ``row_start``/``row_stop`` apply after transposing.
+
+    ``row_period``: the rows are interleaved in groups (GPT-NeoX stores its fused QKV as
+    ``[heads, 3, head_dim]`` rows); the role takes rows ``r`` with ``row_start <= r %
+    row_period < row_stop``, in order. Applied after transposing too.
+    """
 
     name: str
     row_start: int | None = None
     row_stop: int | None = None
+    transposed: bool = False
+    row_period: int | None = None
 
     @property
     def rows(self) -> slice | None:
-        if self.row_start is None:
+        """The contiguous row range, when the role is one (None for the whole tensor or
+        for periodic selections, which :func:`modelkin.arch.read_role` handles)."""
+        if self.row_start is None or self.row_period is not None:
             return None
         return slice(self.row_start, self.row_stop)

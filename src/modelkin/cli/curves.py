@@ -1,0 +1,69 @@
+"""``modelkin compare-curves A B``: do two training-loss logs share their history?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from modelkin.cli._common import console, print_json
+
+#: Same convention as ``modelkin compare``: p <= this is a "related" finding.
+RELATED_P = 1e-6
+EXIT_UNRELATED, EXIT_RELATED, EXIT_INSUFFICIENT = 0, 3, 4
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compare-curves")
+    def compare_curves(
+        a: Path = typer.Argument(..., help="Loss curve: CSV, JSON or TensorBoard event file."),
+        b: Path = typer.Argument(..., help="The other loss curve."),
+        by: str = typer.Option("auto", help="Align by 'step', 'tokens' or 'auto'."),
+        tag: str = typer.Option(None, help="TensorBoard scalar tag (default: the 'loss' one)."),
+        background: list[Path] = typer.Option(
+            [], "--background", help="Curve of an independently seeded run (repeatable)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Test whether two loss curves share spikes and plateaus beyond chance.
+
+        Exit codes: 0 consistent with independent runs, 3 related (p <= 1e-6),
+        4 insufficient overlap to test. Errors exit 2."""
+        from modelkin.forensics.curves import compare_curve_files
+
+        ev = compare_curve_files(a, b, by=by, tag=tag, background_files=background)
+        if ev.p_value is None:
+            verdict, code = "insufficient", EXIT_INSUFFICIENT
+        elif ev.p_value <= RELATED_P:
+            verdict, code = "related", EXIT_RELATED
+        else:
+            verdict, code = "not shown related", EXIT_UNRELATED
+        if as_json:
+            d = ev.to_dict()
+            d["details"] = {k: v for k, v in d["details"].items() if k != "plot"}
+            print_json(
+                {
+                    "verdict": verdict,
+                    "related": code == EXIT_RELATED if code != EXIT_INSUFFICIENT else None,
+                    "evidence": d,
+                }
+            )
+        else:
+            det = ev.details
+            console.print(f"[bold]{verdict}[/bold]  ({a} vs {b})")
+            if ev.p_value is None:
+                console.print(f"cannot test: {det.get('reason')}")
+            else:
+                console.print(
+                    f"residual correlation r = {ev.statistic:.4f} over {det['points']} points "
+                    f"aligned by {det['aligned_by']}; p = {ev.p_value:.3g} "
+                    f"(circular-shift null: mean {ev.null['mean']:.3f}, sd {ev.null['std']:.3f},"
+                    f" {ev.null['draws']} shifts)"
+                )
+                if "background" in det:
+                    bg = det["background"]
+                    console.print(
+                        f"independent-run background: {bg['runs']} pairs, max r = {bg['max']:.3f}"
+                    )
+            console.print(f"[dim]{ev.limits}[/dim]")
+        raise typer.Exit(code)

@@ -1,0 +1,108 @@
+"""``modelkin inspect MODEL``: format, structure, tokenizer and role map of a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from modelkin.cli._common import console, print_json
+
+
+def _print_human(d: dict[str, Any], all_roles: bool) -> None:
+    s = d["structure"]
+    console.print(f"[bold]{d['path']}[/bold]  format={d['format']}  tensors={d['tensor_count']}")
+    for f in d["files"]:
+        console.print(f"  file {f['path']}  {f['bytes']:,} bytes")
+    t = Table(title="structure", show_header=False)
+    for k in (
+        "architecture",
+        "family",
+        "num_layers",
+        "hidden_size",
+        "intermediate_size",
+        "num_heads",
+        "num_kv_heads",
+        "head_dim",
+        "vocab_size",
+        "tied_embeddings",
+        "norm_type",
+        "num_parameters",
+    ):
+        t.add_row(
+            k,
+            f"{s[k]:,}" if isinstance(s[k], int) and not isinstance(s[k], bool) else str(s[k]),
+            s["sources"].get(k, ""),
+        )
+    t.add_row("dtypes", ", ".join(f"{k}:{v}" for k, v in s["dtypes"].items()), "")
+    t.add_row("digest", d["structure_digest"], "")
+    console.print(t)
+    tok = d["tokenizer"]
+    if tok:
+        console.print(
+            f"tokenizer: {tok['kind']} vocab={tok['vocab_size']:,} merges={tok['merges']:,} "
+            f"special={tok['special_tokens']} ({tok['source']}) vocab sha256={tok['digest']['vocab'][:16]}…"
+        )
+    else:
+        console.print("tokenizer: none found")
+    rt = Table(title=f"role map ({d['family']})")
+    for col in ("role", "tensor", "shape", "dtype", "split"):
+        rt.add_column(col)
+    roles = d["roles"]
+    shown = (
+        roles
+        if all_roles
+        else [r for r in roles if not r["role"].startswith("L") or r["role"].startswith("L0.")]
+    )
+    for r in shown:
+        split = []
+        if "rows" in r:
+            split.append(
+                f"rows {r['rows'][0]}:{r['rows'][1]}"
+                + (f" per {r['row_period']}" if "row_period" in r else "")
+            )
+        if r.get("transposed"):
+            split.append("transposed")
+        rt.add_row(
+            r["role"],
+            r["tensor"],
+            "x".join(map(str, r["shape"] or [])),
+            str(r["dtype"]),
+            ", ".join(split),
+        )
+    console.print(rt)
+    if len(shown) < len(roles):
+        console.print(
+            f"({len(roles) - len(shown)} roles of layers 1+ not shown; --all-roles shows them)"
+        )
+    if d["unmapped"]:
+        console.print(f"[yellow]unmapped tensors ({len(d['unmapped'])}):[/yellow]")
+        for u in d["unmapped"]:
+            console.print(f"  {u['tensor']} {u['shape']}")
+    for n in d["notes"]:
+        console.print(f"note: {n}")
+    for p in d["problems"]:
+        console.print(f"[red]problem:[/red] {p}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def inspect(
+        model: Path = typer.Argument(
+            ..., help="Model directory or file (.safetensors, .gguf, .onnx, .bin)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the description as JSON."),
+        all_roles: bool = typer.Option(
+            False, "--all-roles", help="Show every layer's roles, not just layer 0."
+        ),
+    ) -> None:
+        """Show a model's format, files, structure, tokenizer and canonical role map."""
+        from modelkin.arch.describe import describe_model
+
+        d = describe_model(model)
+        if as_json:
+            print_json(d)
+        else:
+            _print_human(d, all_roles)

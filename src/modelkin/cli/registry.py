@@ -1,0 +1,477 @@
+"""Registry commands: ``keys``, ``register``, ``amend``, ``withdraw``, ``lineage``, ``registry``.
+
+Thin: each command parses options, calls :mod:`modelkin.registry`, prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelkin.cli._common import print_json
+from modelkin.config import Home
+from modelkin.errors import ModelkinError
+
+HomeOpt = Annotated[
+    Path | None, typer.Option("--home", help="data directory (default: $MODELKIN_HOME)")
+]
+KeyOpt = Annotated[
+    str, typer.Option("--key", "-k", help="identity name in the home's keys, or a key file")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _open(home: Path | None) -> Any:
+    from modelkin.registry import Registry
+
+    return Registry.open(home)
+
+
+def _key_path(home: Path | None, name: str) -> Path:
+    return Home.resolve(home).keys_dir / f"{name}.key"
+
+
+def _identity(home: Path | None, key: str) -> Any:
+    from modelkin.statements import Identity
+
+    path = Path(key)
+    if not path.exists() or path.is_dir():
+        path = _key_path(home, key)
+    return Identity.load(path)
+
+
+def _receipt(receipt: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(receipt.to_dict())
+    else:
+        typer.echo(
+            f"accepted {receipt.kind} record {receipt.record_id} at ledger index "
+            f"{receipt.ledger_index} (tree size {receipt.tree_size})"
+        )
+    for w in receipt.warnings:
+        typer.echo(f"warning: {w}", err=True)
+
+
+def _keys(app: typer.Typer) -> None:
+    keys = typer.Typer(help="Ed25519 identities that sign statements.", no_args_is_help=True)
+
+    @keys.command("new")
+    def keys_new(
+        name: str,
+        home: HomeOpt = None,
+        organisation: Annotated[str | None, typer.Option("--org")] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Create a key pair and register its public key in the ledger (self-signed)."""
+        from modelkin.registry import register_identity
+        from modelkin.statements import Identity
+
+        ident = Identity.generate(name)
+        path = ident.save(_key_path(home, name))
+        with _open(home) as reg:
+            receipt = register_identity(reg, ident, organisation)
+        if not as_json:
+            typer.echo(f"key {name} ({ident.keyid}) saved to {path}")
+        _receipt(receipt, as_json)
+
+    @keys.command("list")
+    def keys_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+        """Local key files and registered identities."""
+        keys_dir = Home.resolve(home).keys_dir
+        local = sorted(p.stem for p in keys_dir.glob("*.key")) if keys_dir.is_dir() else []
+        with _open(home) as reg:
+            registered = reg.identities()
+        rows = [
+            {
+                "name": i["name"],
+                "keyid": i["keyid"],
+                "status": i["status"],
+                "local": i["name"] in local,
+            }
+            for i in registered
+        ]
+        known = {r["name"] for r in rows}
+        rows += [
+            {"name": n, "keyid": None, "status": "unregistered", "local": True}
+            for n in local
+            if n not in known
+        ]
+        if as_json:
+            print_json(rows)
+            return
+        for r in rows:
+            flag = "local" if r["local"] else ""
+            typer.echo(f"{r['name']:<24} {r['status']:<12} {r['keyid'] or '-'} {flag}")
+
+    @keys.command("show")
+    def keys_show(name: str, home: HomeOpt = None) -> None:
+        """An identity's key id, public key and registration."""
+        with _open(home) as reg:
+            found = [i for i in reg.identities() if i["name"] == name or i["keyid"] == name]
+        if not found:
+            raise ModelkinError(name, "no registered identity with this name or key id")
+        print_json(found[0])
+
+    app.add_typer(keys, name="keys")
+
+
+def _register(app: typer.Typer) -> None:
+    reg_app = typer.Typer(help="Sign and register statements.", no_args_is_help=True)
+
+    @reg_app.command("model")
+    def register_model_cmd(
+        model_dir: Path,
+        key: KeyOpt,
+        name: Annotated[str, typer.Option()],
+        version: Annotated[str, typer.Option()],
+        organisation: Annotated[str, typer.Option("--org")],
+        license: Annotated[str, typer.Option("--license")],
+        intended_use: Annotated[str | None, typer.Option()] = None,
+        out_of_scope: Annotated[str | None, typer.Option()] = None,
+        limitations: Annotated[str | None, typer.Option()] = None,
+        fingerprint: Annotated[bool, typer.Option(help="fingerprint the weights")] = True,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Register a model directory or file: manifest, fingerprint, declarations."""
+        from modelkin.registry import register_model
+
+        with _open(home) as reg:
+            receipt = register_model(
+                reg,
+                model_dir,
+                _identity(home, key),
+                name=name,
+                version=version,
+                organisation=organisation,
+                license=license,
+                intended_use=intended_use,
+                out_of_scope=out_of_scope,
+                limitations=limitations,
+                fingerprint=fingerprint,
+            )
+        _receipt(receipt, as_json)
+
+    @reg_app.command("dataset")
+    def register_dataset_cmd(
+        key: KeyOpt,
+        data_dir: Annotated[
+            Path | None, typer.Argument(help="the data (hashed file by file)")
+        ] = None,
+        croissant: Annotated[Path | None, typer.Option(help="Croissant JSON-LD file")] = None,
+        hf_card: Annotated[
+            Path | None, typer.Option(help="Hugging Face dataset card README.md")
+        ] = None,
+        name: Annotated[str | None, typer.Option()] = None,
+        organisation: Annotated[str | None, typer.Option("--org")] = None,
+        license: Annotated[list[str] | None, typer.Option("--license")] = None,
+        language: Annotated[list[str] | None, typer.Option("--language")] = None,
+        source: Annotated[
+            list[str] | None, typer.Option("--source", help="source name or URL")
+        ] = None,
+        collection: Annotated[str | None, typer.Option()] = None,
+        consent: Annotated[
+            str,
+            typer.Option(
+                help="obtained|opt_out_honoured|opt_out_not_honoured|not_applicable|unknown"
+            ),
+        ] = "unknown",
+        personal_data: Annotated[
+            bool | None, typer.Option("--personal-data/--no-personal-data")
+        ] = None,
+        tokens: Annotated[int | None, typer.Option(help="size in tokens")] = None,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Register dataset provenance (from the data, a Croissant file or an HF card)."""
+        from modelkin.registry import (
+            dataset_from_croissant,
+            dataset_from_hf_card,
+            dataset_predicate,
+            manifest_from_directory,
+            register_dataset,
+        )
+
+        if croissant and hf_card:
+            raise ModelkinError("--croissant/--hf-card", "give one metadata file, not both")
+        if croissant:
+            pred = dataset_from_croissant(croissant, data_dir, consent=consent, size_tokens=tokens)
+        elif hf_card:
+            if data_dir is None:
+                raise ModelkinError(hf_card, "a dataset card has no file digests: give DATA_DIR")
+            pred = dataset_from_hf_card(
+                hf_card, data_dir, consent=consent, size_tokens=tokens, organisation=organisation
+            )
+        else:
+            if data_dir is None or name is None:
+                raise ModelkinError(
+                    "register dataset", "give DATA_DIR and --name, or --croissant/--hf-card"
+                )
+            pred = dataset_predicate(
+                name=name,
+                manifest=manifest_from_directory(data_dir),
+                consent=consent,
+                size_tokens=tokens,
+                collection=collection,
+                personal_data=personal_data,
+            )
+        overrides: dict[str, Any] = {
+            "name": name,
+            "organisation": organisation,
+            "collection": collection,
+        }
+        pred.update({k: v for k, v in overrides.items() if v is not None})
+        if license:
+            pred["licenses"] = license
+        if language:
+            pred["languages"] = language
+        if source:
+            pred["sources"] = [
+                {"name": s, "url": s if "://" in s else None, "license": None} for s in source
+            ]
+        if personal_data is not None:
+            pred["personal_data"]["present"] = personal_data
+        with _open(home) as reg:
+            receipt = register_dataset(reg, _identity(home, key), pred)
+        _receipt(receipt, as_json)
+
+    @reg_app.command("run")
+    def register_run_cmd(
+        key: KeyOpt,
+        name: Annotated[str, typer.Option()],
+        hardware: Annotated[str, typer.Option(help="accelerator kind, e.g. H100-SXM")],
+        count: Annotated[int, typer.Option(help="number of accelerators")],
+        start: Annotated[str, typer.Option(help="RFC 3339 start time")],
+        end: Annotated[str, typer.Option(help="RFC 3339 end time")],
+        output: Annotated[str, typer.Option(help="output model (name, id or digest)")],
+        input_model: Annotated[list[str] | None, typer.Option("--input-model")] = None,
+        dataset: Annotated[list[str] | None, typer.Option("--dataset")] = None,
+        accelerator_hours: Annotated[float | None, typer.Option()] = None,
+        flops: Annotated[float | None, typer.Option()] = None,
+        energy_kwh: Annotated[float | None, typer.Option()] = None,
+        location: Annotated[str | None, typer.Option()] = None,
+        loss_curve: Annotated[
+            Path | None, typer.Option(help="loss curve file (stored as a blob)")
+        ] = None,
+        organisation: Annotated[str | None, typer.Option("--org")] = None,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Register a training run (compute, inputs, output, loss curve)."""
+        from modelkin.registry import register_training_run
+
+        with _open(home) as reg:
+            receipt = register_training_run(
+                reg,
+                _identity(home, key),
+                name=name,
+                hardware_kind=hardware,
+                hardware_count=count,
+                started_at=start,
+                ended_at=end,
+                output=output,
+                input_models=input_model,
+                datasets=dataset,
+                accelerator_hours=accelerator_hours,
+                flops=flops,
+                energy_kwh=energy_kwh,
+                location=location,
+                organisation=organisation,
+                loss_curve=loss_curve,
+            )
+        _receipt(receipt, as_json)
+
+    @reg_app.command("derivation")
+    def register_derivation_cmd(
+        child: str,
+        key: KeyOpt,
+        relation: Annotated[
+            str,
+            typer.Option(
+                help="finetune, continued_pretraining, quantized, merge, adapter, pruned, distilled, converted, or none"
+            ),
+        ],
+        parent: Annotated[list[str] | None, typer.Option("--parent")] = None,
+        notes: Annotated[str | None, typer.Option()] = None,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Claim a lineage (checked against the weights when fingerprints exist)."""
+        from modelkin.registry import register_derivation
+
+        with _open(home) as reg:
+            receipt = register_derivation(
+                reg,
+                _identity(home, key),
+                child=child,
+                parents=parent or [],
+                relation=relation,
+                notes=notes,
+            )
+            rec = reg.record(receipt.record_id)
+        _receipt(receipt, as_json)
+        if not as_json:
+            for v in rec.verifications:
+                typer.echo(
+                    f"verdict: {v.verdict} (parent {v.parent_sha256 or '-'}): {v.detail.get('reason', v.detail.get('forensic_verdict', ''))}"
+                )
+
+    @reg_app.command("product")
+    def register_product_cmd(
+        name: str,
+        key: KeyOpt,
+        organisation: Annotated[str, typer.Option("--org")],
+        model: Annotated[list[str], typer.Option("--model", help="shipped model (repeatable)")],
+        version: Annotated[str | None, typer.Option()] = None,
+        url: Annotated[str | None, typer.Option()] = None,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Register a deployed product and the models it ships."""
+        from modelkin.registry import register_product
+
+        with _open(home) as reg:
+            receipt = register_product(
+                reg,
+                _identity(home, key),
+                name=name,
+                organisation=organisation,
+                models=model,
+                version=version,
+                url=url,
+            )
+        _receipt(receipt, as_json)
+
+    app.add_typer(reg_app, name="register")
+
+
+def _changes(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ModelkinError(pair, "expected FIELD=VALUE (VALUE as JSON, or plain text)")
+        field, value = pair.split("=", 1)
+        try:
+            out[field] = json.loads(value)
+        except ValueError:
+            out[field] = value
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    _keys(app)
+    _register(app)
+
+    @app.command("amend")
+    def amend_cmd(
+        record: str,
+        key: KeyOpt,
+        reason: Annotated[str, typer.Option()],
+        set_: Annotated[
+            list[str], typer.Option("--set", help="FIELD=VALUE (JSON or text), repeatable")
+        ],
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Amend a record you signed: a new statement replaces fields; history stays."""
+        from modelkin.registry import amend
+
+        with _open(home) as reg:
+            receipt = amend(reg, _identity(home, key), record, _changes(set_), reason)
+        _receipt(receipt, as_json)
+
+    @app.command("withdraw")
+    def withdraw_cmd(
+        record: str,
+        key: KeyOpt,
+        reason: Annotated[str, typer.Option()],
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Withdraw a record you signed (it stays in the ledger, marked withdrawn)."""
+        from modelkin.registry import withdraw
+
+        with _open(home) as reg:
+            receipt = withdraw(reg, _identity(home, key), record, reason)
+        _receipt(receipt, as_json)
+
+    @app.command("lineage")
+    def lineage_cmd(
+        model: str,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+        svg: Annotated[Path | None, typer.Option("--svg", help="write the graph as SVG")] = None,
+    ) -> None:
+        """Ancestors and descendants of a model, each edge with evidence and inclusion proof."""
+        with _open(home) as reg:
+            graph = reg.lineage(model)
+            picture = reg.lineage_svg(graph) if svg else None
+        if svg and picture is not None:
+            svg.write_text(picture, encoding="utf-8")
+        if as_json:
+            print_json(graph.to_dict())
+            return
+        root = graph.nodes[graph.root]
+        typer.echo(f"lineage of {root.name or graph.root} (ledger tree size {graph.tree_size})")
+        for e in graph.edges:
+            src, dst = graph.nodes.get(e.src), graph.nodes.get(e.dst)
+            verdict = f" [{e.verdict}]" if e.verdict else ""
+            typer.echo(
+                f"  {(src.name if src else None) or e.src[:23]} --{e.relation}{verdict}--> "
+                f"{(dst.name if dst else None) or e.dst[:23]}  (ledger #{e.ledger_index})"
+            )
+        for n in graph.nodes.values():
+            if n.dangling:
+                typer.echo(f"  dangling: {n.key}")
+        if svg:
+            typer.echo(f"wrote {svg}")
+
+    reg_cmd = typer.Typer(help="Inspect and maintain the registry database.", no_args_is_help=True)
+
+    @reg_cmd.command("rebuild")
+    def rebuild_cmd(home: HomeOpt = None) -> None:
+        """Drop the registry tables and replay the ledger (the source of truth)."""
+        with _open(home) as reg:
+            n = reg.rebuild()
+            count = len(reg.records(include_inactive=True))
+        typer.echo(f"replayed {n} ledger entries into {count} records")
+
+    @reg_cmd.command("show")
+    def show_cmd(
+        ref: str,
+        home: HomeOpt = None,
+        envelope: Annotated[bool, typer.Option(help="include the signed envelope")] = False,
+    ) -> None:
+        """One record (by id, digest or name) as JSON, with its inclusion proof."""
+        with _open(home) as reg:
+            rec = reg.record(ref)
+            out = rec.to_dict(envelope=envelope)
+            out["proof"] = reg.inclusion_proof(rec.ledger_index)
+        print_json(out)
+
+    @reg_cmd.command("list")
+    def list_cmd(
+        kind: Annotated[
+            str | None,
+            typer.Option(help="model, dataset, training-run, derivation, product, work, ..."),
+        ] = None,
+        search: Annotated[str | None, typer.Option(help="text to look for")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="include amended and withdrawn")] = False,
+        home: HomeOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """List records."""
+        with _open(home) as reg:
+            recs = reg.search(search, kind) if search else reg.records(kind, include_inactive=all_)
+        if as_json:
+            print_json([r.to_dict() for r in recs])
+            return
+        for r in recs:
+            flags = f" [{r.status}]" if r.status != "active" else ""
+            flags += " [dangling refs]" if r.dangling else ""
+            typer.echo(f"#{r.ledger_index:<5} {r.kind:<13} {r.id[:16]}  {r.name or '-'}{flags}")
+
+    app.add_typer(reg_cmd, name="registry")

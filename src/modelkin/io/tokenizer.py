@@ -1,0 +1,290 @@
+"""Tokenizers in one form, whatever file they came from.
+
+A tokenizer's vocabulary (tokens in id order), merge rules and special tokens are strong
+lineage evidence: a derived model nearly always keeps its parent's tokenizer, or extends
+it. This module reads them from
+
+* ``tokenizer.json`` (Hugging Face *tokenizers*: ``model.type`` BPE / WordPiece /
+  Unigram, plus ``added_tokens``),
+* ``vocab.txt`` (BERT WordPiece: one token per line, id = line number),
+* ``vocab.json`` + ``merges.txt`` (GPT-2 style byte-level BPE),
+* a SentencePiece ``.model`` (a ``ModelProto`` protobuf, parsed with the protobuf
+  classes shipped in the ``sentencepiece`` package: data, never code),
+
+and GGUF metadata (built by :mod:`modelkin.io.gguf` with this dataclass). Files are read
+with a size bound; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelkin.errors import ModelFormatError
+from modelkin.io.base import MAX_HEADER_BYTES
+
+#: Largest vocabulary accepted (the largest real ones are ~260k).
+MAX_VOCAB = 4_000_000
+#: SentencePiece piece types (sentencepiece_model.proto, ``ModelProto.SentencePiece.Type``).
+_SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_USER_DEFINED, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 4, 5, 6
+#: ``TrainerSpec.ModelType``.
+_SP_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+_BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _sha256_json(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Tokenizer:
+    """A tokenizer's identity-bearing parts.
+
+    ``kind`` is ``"bpe"``, ``"wordpiece"``, ``"unigram"`` or ``"unknown"`` (SentencePiece
+    ``word``/``char`` models report ``"unknown"``); ``tokens[i]`` is the text of id ``i``
+    (ids missing from the source are ``""``); ``merges`` are BPE rules ``"a b"`` in
+    priority order; ``special_tokens`` maps text to id; ``scores`` are SentencePiece /
+    Unigram log-probabilities where the format has them. ``source`` names the file.
+    """
+
+    kind: str
+    tokens: list[str]
+    merges: list[str] = field(default_factory=list)
+    special_tokens: dict[str, int] = field(default_factory=dict)
+    scores: list[float] | None = None
+    source: str = ""
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    def digest(self) -> dict[str, str]:
+        """sha256 (hex) of the canonical vocabulary (JSON list of tokens in id order), of
+        the merges (JSON list), of the special tokens (JSON object), and of all three."""
+        parts = {
+            "vocab": _sha256_json(self.tokens),
+            "merges": _sha256_json(self.merges),
+            "special_tokens": _sha256_json(self.special_tokens),
+        }
+        parts["all"] = _sha256_json(
+            [self.kind, parts["vocab"], parts["merges"], parts["special_tokens"]]
+        )
+        return parts
+
+    def summary(self) -> dict[str, Any]:
+        """A small JSON-able description (for ``inspect`` and fingerprints)."""
+        return {
+            "kind": self.kind,
+            "vocab_size": self.vocab_size,
+            "merges": len(self.merges),
+            "special_tokens": len(self.special_tokens),
+            "source": self.source,
+            "digest": self.digest(),
+        }
+
+
+def _read_bounded(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise ModelFormatError(
+                path, f"tokenizer file is {size} bytes, more than the limit {limit}"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_bounded(path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFormatError(path, f"not valid UTF-8 JSON ({exc})") from None
+
+
+def tokens_from_ids(pairs: Iterable[tuple[str, int]], where: str | Path) -> list[str]:
+    """Lay out ``(token, id)`` pairs as a list indexed by id (gaps become ``""``)."""
+    by_id: dict[int, str] = {}
+    for tok, i in pairs:
+        if not isinstance(tok, str) or not isinstance(i, int) or isinstance(i, bool):
+            raise ModelFormatError(where, f"vocabulary entry {tok!r} -> {i!r} is not text -> id")
+        if not 0 <= i < MAX_VOCAB:
+            raise ModelFormatError(where, f"token id {i} is outside [0, {MAX_VOCAB})")
+        by_id.setdefault(i, tok)
+    size = max(by_id, default=-1) + 1
+    return [by_id.get(i, "") for i in range(size)]
+
+
+def from_tokenizer_json(path: str | Path) -> Tokenizer:
+    """Parse a Hugging Face ``tokenizer.json``."""
+    path = Path(path)
+    obj = _load_json(path)
+    model = obj.get("model") if isinstance(obj, dict) else None
+    if not isinstance(model, dict):
+        raise ModelFormatError(path, "no 'model' object (not a tokenizers file?)")
+    mtype = str(model.get("type") or "").lower()
+    vocab = model.get("vocab")
+    merges: list[str] = []
+    scores: list[float] | None = None
+    pairs: list[tuple[str, int]]
+    if mtype == "unigram" or (not mtype and isinstance(vocab, list)):
+        kind = "unigram"
+        if not isinstance(vocab, list) or len(vocab) > MAX_VOCAB:
+            raise ModelFormatError(path, "Unigram 'vocab' must be a list of [token, score]")
+        pairs, scores = [], []
+        for i, item in enumerate(vocab):
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], int | float)):
+                raise ModelFormatError(path, f"Unigram vocab entry {i} is not [token, score]")
+            pairs.append((item[0], i))
+            scores.append(float(item[1]))
+    elif isinstance(vocab, dict):
+        kind = {"bpe": "bpe", "wordpiece": "wordpiece", "wordlevel": "unknown"}.get(
+            mtype, "unknown"
+        )
+        if len(vocab) > MAX_VOCAB:
+            raise ModelFormatError(path, f"vocabulary larger than {MAX_VOCAB}")
+        pairs = list(vocab.items())
+        raw_merges = model.get("merges") or []
+        if not isinstance(raw_merges, list):
+            raise ModelFormatError(path, "'merges' is not a list")
+        for m in raw_merges:
+            if isinstance(m, str):
+                merges.append(m)
+            elif isinstance(m, list) and len(m) == 2 and all(isinstance(x, str) for x in m):
+                merges.append(f"{m[0]} {m[1]}")  # newer tokenizers write pairs
+            else:
+                raise ModelFormatError(path, f"merge rule {m!r} is neither 'a b' nor [a, b]")
+    else:
+        raise ModelFormatError(path, f"unsupported tokenizer model type {mtype or '?'!r}")
+    added = obj.get("added_tokens") or []
+    if not isinstance(added, list):
+        raise ModelFormatError(path, "'added_tokens' is not a list")
+    specials: dict[str, int] = {}
+    for a in added:
+        if (
+            not isinstance(a, dict)
+            or not isinstance(a.get("content"), str)
+            or not isinstance(a.get("id"), int)
+        ):
+            raise ModelFormatError(path, f"added token {a!r} lacks content/id")
+        pairs.append((a["content"], a["id"]))
+        if a.get("special"):
+            specials[a["content"]] = a["id"]
+    tokens = tokens_from_ids(pairs, path)
+    # Added tokens may take ids beyond a Unigram score list; keep scores aligned.
+    if scores is not None and len(scores) < len(tokens):
+        scores = scores + [0.0] * (len(tokens) - len(scores))
+    return Tokenizer(kind, tokens, merges, specials, scores, source=path.name)
+
+
+def from_vocab_txt(path: str | Path, special_tokens: Iterable[str] | None = None) -> Tokenizer:
+    """Parse a BERT ``vocab.txt``; specials are the usual BERT ones present (or those
+    named in ``special_tokens``)."""
+    path = Path(path)
+    try:
+        text = _read_bounded(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelFormatError(path, "vocab.txt is not UTF-8") from None
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    tokens = [t.rstrip("\r") for t in tokens]
+    if len(tokens) > MAX_VOCAB:
+        raise ModelFormatError(path, f"vocabulary larger than {MAX_VOCAB}")
+    wanted = set(special_tokens) if special_tokens is not None else set(_BERT_SPECIALS)
+    specials = {}
+    for i, t in enumerate(tokens):
+        if t in wanted and t not in specials:
+            specials[t] = i
+    return Tokenizer("wordpiece", tokens, [], specials, None, source=path.name)
+
+
+def from_vocab_json_merges(vocab_path: str | Path, merges_path: str | Path | None) -> Tokenizer:
+    """Parse GPT-2 style ``vocab.json`` (+ ``merges.txt``, whose ``#version`` line is skipped)."""
+    vocab_path = Path(vocab_path)
+    vocab = _load_json(vocab_path)
+    if not isinstance(vocab, dict) or len(vocab) > MAX_VOCAB:
+        raise ModelFormatError(vocab_path, "vocab.json must be an object token -> id")
+    tokens = tokens_from_ids(vocab.items(), vocab_path)
+    merges: list[str] = []
+    if merges_path is not None:
+        mp = Path(merges_path)
+        try:
+            lines = _read_bounded(mp).decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise ModelFormatError(mp, "merges.txt is not UTF-8") from None
+        merges = [ln for ln in lines if ln and not ln.startswith("#version")]
+    return Tokenizer("bpe", tokens, merges, {}, None, source=vocab_path.name)
+
+
+def from_sentencepiece(path: str | Path) -> Tokenizer:
+    """Parse a SentencePiece ``.model`` file (protobuf ``ModelProto``)."""
+    path = Path(path)
+    raw = _read_bounded(path)
+    try:
+        from google.protobuf.message import DecodeError
+        from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+    except ImportError:  # pragma: no cover - both are dependencies
+        raise ModelFormatError(
+            path, "reading SentencePiece models needs the sentencepiece package"
+        ) from None
+    proto: Any = sp_pb2.ModelProto()  # type: ignore[attr-defined]
+    try:
+        proto.ParseFromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ModelFormatError(path, f"not a SentencePiece model ({exc})") from None
+    if not proto.pieces:
+        raise ModelFormatError(path, "SentencePiece model has no pieces")
+    if len(proto.pieces) > MAX_VOCAB:
+        raise ModelFormatError(path, f"vocabulary larger than {MAX_VOCAB}")
+    tokens = [p.piece for p in proto.pieces]
+    scores = [float(p.score) for p in proto.pieces]
+    specials = {
+        p.piece: i
+        for i, p in enumerate(proto.pieces)
+        if p.type in (_SP_UNKNOWN, _SP_CONTROL, _SP_USER_DEFINED)
+    }
+    kind = _SP_MODEL_TYPES.get(int(proto.trainer_spec.model_type), "unknown")
+    if kind in ("word", "char"):
+        kind = "unknown"
+    return Tokenizer(kind, tokens, [], specials, scores, source=path.name)
+
+
+def _special_map(directory: Path) -> list[str] | None:
+    """Special token strings named by ``special_tokens_map.json``, if present."""
+    p = directory / "special_tokens_map.json"
+    if not p.is_file():
+        return None
+    obj = _load_json(p)
+    out: list[str] = []
+    if isinstance(obj, Mapping):
+        for v in obj.values():
+            vals = v if isinstance(v, list) else [v]
+            for x in vals:
+                if isinstance(x, str):
+                    out.append(x)
+                elif isinstance(x, Mapping) and isinstance(x.get("content"), str):
+                    out.append(x["content"])
+    return out
+
+
+def find_tokenizer(*directories: Path) -> Tokenizer | None:
+    """The tokenizer in the first of ``directories`` that has one, preferring
+    ``tokenizer.json`` over ``tokenizer.model`` over ``vocab.json`` over ``vocab.txt``."""
+    for d in directories:
+        if (d / "tokenizer.json").is_file():
+            return from_tokenizer_json(d / "tokenizer.json")
+        for name in ("tokenizer.model", "spiece.model", "sentencepiece.bpe.model"):
+            if (d / name).is_file():
+                return from_sentencepiece(d / name)
+        if (d / "vocab.json").is_file():
+            merges = d / "merges.txt"
+            return from_vocab_json_merges(d / "vocab.json", merges if merges.is_file() else None)
+        if (d / "vocab.txt").is_file():
+            return from_vocab_txt(d / "vocab.txt", _special_map(d))
+    return None

@@ -1,0 +1,236 @@
+"""Lineage graphs: the chain of custody around one model.
+
+Nodes are artifacts (models and datasets, keyed ``sha256:<digest>``) and things
+(training runs, products, works, keyed ``record:<id>``). Edges come from records:
+derivations (parent -> child), training runs (dataset/input model -> run -> output) and
+products (model -> product). Each edge carries its evidence: the record that asserts it,
+that record's ledger index and an RFC 6962 inclusion proof against the current checkpoint,
+and for derivations the forensic verdict.
+
+Ancestors are found by walking edges backwards from the model, descendants forwards; the
+walk stops at ``max_nodes`` so a huge graph cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from modelkin.registry import tables as t
+
+MAX_NODES = 2000
+
+
+@dataclass
+class Node:
+    key: str
+    kind: str  # model | dataset | training-run | product | work | unknown
+    name: str | None
+    record_id: str | None
+    dangling: bool
+    role: str = "root"  # root | ancestor | descendant
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "name": self.name,
+            "record_id": self.record_id,
+            "dangling": self.dangling,
+            "role": self.role,
+        }
+
+
+@dataclass
+class GraphEdge:
+    src: str
+    dst: str
+    relation: str
+    record_id: str
+    record_kind: str
+    ledger_index: int
+    inclusion_proof: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    verification: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "src": self.src,
+            "dst": self.dst,
+            "relation": self.relation,
+            "evidence": {
+                "record_id": self.record_id,
+                "record_kind": self.record_kind,
+                "ledger_index": self.ledger_index,
+                "inclusion_proof": self.inclusion_proof,
+                "verdict": self.verdict,
+                "verification": self.verification,
+            },
+        }
+
+
+@dataclass
+class LineageGraph:
+    """Ancestors and descendants of ``root`` with per-edge evidence and the checkpoint."""
+
+    root: str
+    nodes: dict[str, Node]
+    edges: list[GraphEdge]
+    tree_size: int
+    checkpoint: str
+    truncated: bool = False
+
+    def ancestors(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == "ancestor"]
+
+    def descendants(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == "descendant"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "edges": [e.to_dict() for e in self.edges],
+            "tree_size": self.tree_size,
+            "checkpoint": self.checkpoint,
+            "truncated": self.truncated,
+        }
+
+
+def _edges_touching(conn: Connection, key: str, forward: bool) -> list[Any]:
+    col = t.edges.c.src if forward else t.edges.c.dst
+    rows = conn.execute(
+        select(
+            t.edges.c.src,
+            t.edges.c.dst,
+            t.edges.c.relation,
+            t.records.c.id,
+            t.records.c.kind,
+            t.records.c.ledger_index,
+        )
+        .join(t.records, t.records.c.id == t.edges.c.record_id)
+        .where(col == key, t.records.c.status == "active")
+        .order_by(t.records.c.ledger_index, t.edges.c.id)
+    ).all()
+    return list(rows)
+
+
+def build_graph(conn: Connection, root_digest: str, max_nodes: int = MAX_NODES) -> LineageGraph:
+    """Walk the edge table both ways from the model with ``root_digest``."""
+    root = f"sha256:{root_digest}"
+    roles: dict[str, str] = {root: "root"}
+    seen_edges: dict[tuple[str, str, str, str], Any] = {}
+    truncated = False
+    for forward, role in ((False, "ancestor"), (True, "descendant")):
+        queue = deque([root])
+        visited = {root}
+        while queue:
+            key = queue.popleft()
+            for e in _edges_touching(conn, key, forward):
+                seen_edges.setdefault((e.src, e.dst, e.relation, e.id), e)
+                nxt = e.dst if forward else e.src
+                if nxt in visited:
+                    continue
+                if len(roles) >= max_nodes:
+                    truncated = True
+                    continue
+                visited.add(nxt)
+                roles.setdefault(nxt, role)
+                queue.append(nxt)
+    nodes = {k: _describe(conn, k, r) for k, r in roles.items()}
+    edges = [
+        GraphEdge(e.src, e.dst, e.relation, e.id, e.kind, e.ledger_index)
+        for e in seen_edges.values()
+    ]
+    _attach_verdicts(conn, edges)
+    for e in scratch_claims(conn, root_digest):
+        nodes.setdefault(e.src, _describe(conn, e.src, "ancestor"))
+        edges.append(e)
+    return LineageGraph(root, nodes, edges, 0, "", truncated)
+
+
+def _describe(conn: Connection, key: str, role: str) -> Node:
+    if key.startswith("record:"):
+        rid = key[7:]
+        rec = conn.execute(
+            select(t.records.c.kind, t.records.c.name).where(t.records.c.id == rid)
+        ).first()
+        if rec is None:  # pragma: no cover - edges only reference their own record
+            return Node(key, "unknown", None, rid, True, role)
+        return Node(key, rec.kind, rec.name, rid, False, role)
+    digest = key[7:]
+    row = conn.execute(
+        select(t.records.c.id, t.records.c.kind, t.records.c.name)
+        .join(t.subjects, t.subjects.c.record_id == t.records.c.id)
+        .where(
+            t.subjects.c.sha256 == digest,
+            t.records.c.kind.in_(("model", "dataset")),
+            t.records.c.status == "active",
+        )
+        .order_by(t.records.c.ledger_index)
+    ).first()
+    if row is None:
+        return Node(key, "unknown", None, None, True, role)
+    return Node(key, row.kind, row.name, row.id, False, role)
+
+
+def _attach_verdicts(conn: Connection, edges: list[GraphEdge]) -> None:
+    ids = sorted({e.record_id for e in edges if e.record_kind == "derivation"})
+    if not ids:
+        return
+    rows = conn.execute(select(t.verifications).where(t.verifications.c.record_id.in_(ids))).all()
+    by_claim: dict[tuple[str, str | None], Any] = {}
+    scratch: dict[str, Any] = {}
+    for row in rows:
+        by_claim[(row.record_id, row.parent_sha256)] = row
+        scratch.setdefault(row.record_id, row)
+    for e in edges:
+        if e.record_kind != "derivation":
+            continue
+        found = by_claim.get((e.record_id, e.src[7:])) or scratch.get(e.record_id)
+        if found is not None:
+            e.verdict = found.verdict
+            e.verification = json.loads(found.detail_json)
+
+
+def scratch_claims(conn: Connection, digest: str) -> list[GraphEdge]:
+    """Contradicted "trained from scratch" claims about ``digest``, as graph edges.
+
+    Such a claim asserts no edge, so the graph would hide it; when the weights contradict
+    it, the related model found by forensics becomes an ``undeclared_derivation`` edge."""
+    sub = select(t.subjects.c.record_id).where(t.subjects.c.sha256 == digest)
+    rows = conn.execute(
+        select(
+            t.records.c.id,
+            t.records.c.ledger_index,
+            t.verifications.c.parent_sha256,
+            t.verifications.c.verdict,
+            t.verifications.c.detail_json,
+        )
+        .join(t.verifications, t.verifications.c.record_id == t.records.c.id)
+        .where(
+            t.records.c.id.in_(sub),
+            t.records.c.kind == "derivation",
+            t.records.c.status == "active",
+            t.records.c.predicate_json.contains('"relation": "none"'),
+            t.verifications.c.verdict == "contradicted",
+            t.verifications.c.parent_sha256.is_not(None),
+        )
+    ).all()
+    return [
+        GraphEdge(
+            f"sha256:{r.parent_sha256}",
+            f"sha256:{digest}",
+            "undeclared_derivation",
+            r.id,
+            "derivation",
+            r.ledger_index,
+            verdict=r.verdict,
+            verification=json.loads(r.detail_json),
+        )
+        for r in rows
+    ]
