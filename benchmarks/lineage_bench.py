@@ -73,7 +73,7 @@ def curve_section(quick: bool) -> None:
         for i, j in ((0, 1), (0, 2), (1, 2)):
             pairs.append((f"{name} seed{i} vs seed{j}", runs[i].curve, runs[j].curve, False))
     bg = background(bg_curves[:3])
-    print(f"{'pair':36} {'truth':14} {'r':>7} {'p':>10} {'verdict':>10}")
+    print(f"{'pair':36} {'batches':14} {'r':>7} {'p':>10} {'verdict':>10}")
     pos, neg = [], []
     for label, a, b, related in pairs:
         ev = compare_curves(read_curve(a), read_curve(b), background=bg)
@@ -81,12 +81,16 @@ def curve_section(quick: bool) -> None:
         score = -math.log10(max(p, 1e-300))
         (pos if related else neg).append(score)
         verdict = "related" if p <= 1e-6 else "not shown"
-        truth = "shared run" if related else "independent"
+        truth = "shared batches" if related else "no shared"
         print(f"{label:36} {truth:14} {ev.statistic or 0:7.3f} {p:10.2g} {verdict:>10}")
-    print(f"curves: AUROC {auroc(pos, neg):.3f}, TPR@FPR<=1% {tpr_at_fpr(pos, neg):.3f}, "
-          f"false related {sum(s >= 6 for s in neg)}/{len(neg)}")
-    print("(a fine-tune logged from step 0 on other data shares no batches with its parent:"
-          " the curve test is not expected to flag it)")
+    print(
+        f"curves: AUROC {auroc(pos, neg):.3f}, TPR@FPR<=1% {tpr_at_fpr(pos, neg):.3f}, "
+        f"false related {sum(s >= 6 for s in neg)}/{len(neg)}"
+    )
+    print(
+        "(a fine-tune logged from step 0 on other data shares no batches with its parent:"
+        " the curve test is not expected to flag it)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

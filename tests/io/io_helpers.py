@@ -13,7 +13,9 @@ import numpy as np
 from safetensors.numpy import save_file
 
 
-def raw_safetensors(header: Mapping[str, Any] | bytes, data: bytes = b"", length: int | None = None) -> bytes:
+def raw_safetensors(
+    header: Mapping[str, Any] | bytes, data: bytes = b"", length: int | None = None
+) -> bytes:
     """Bytes of a safetensors file with the given header (a dict is JSON-encoded) and data;
     ``length`` overrides the 8-byte header length field."""
     h = header if isinstance(header, bytes) else json.dumps(header).encode()
@@ -21,12 +23,16 @@ def raw_safetensors(header: Mapping[str, Any] | bytes, data: bytes = b"", length
     return struct.pack("<Q", n) + h + data
 
 
-def write_raw(path: Path, header: Mapping[str, Any] | bytes, data: bytes = b"", length: int | None = None) -> Path:
+def write_raw(
+    path: Path, header: Mapping[str, Any] | bytes, data: bytes = b"", length: int | None = None
+) -> Path:
     path.write_bytes(raw_safetensors(header, data, length))
     return path
 
 
-def save_tensors(path: Path, tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None) -> Path:
+def save_tensors(
+    path: Path, tensors: Mapping[str, np.ndarray], metadata: dict[str, str] | None = None
+) -> Path:
     """A real safetensors file written by the reference implementation."""
     save_file({k: np.array(v, order="C") for k, v in tensors.items()}, str(path), metadata=metadata)
     return path
@@ -51,7 +57,10 @@ def llama_tensors(
     def r(*shape: int) -> np.ndarray:
         return rng.standard_normal(shape).astype(np.float32)
 
-    t: dict[str, np.ndarray] = {"model.embed_tokens.weight": r(vocab, hidden), "model.norm.weight": r(hidden)}
+    t: dict[str, np.ndarray] = {
+        "model.embed_tokens.weight": r(vocab, hidden),
+        "model.norm.weight": r(hidden),
+    }
     if not tied:
         t["lm_head.weight"] = r(vocab, hidden)
     for i in range(layers):
@@ -74,7 +83,9 @@ def llama_tensors(
     return t
 
 
-def write_hf_dir(d: Path, tensors: Mapping[str, np.ndarray], config: Mapping[str, Any] | None) -> Path:
+def write_hf_dir(
+    d: Path, tensors: Mapping[str, np.ndarray], config: Mapping[str, Any] | None
+) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     save_tensors(d / "model.safetensors", tensors)
     if config is not None:

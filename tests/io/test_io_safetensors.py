@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ml_dtypes
@@ -72,7 +73,9 @@ def test_every_dtype_matches_torch(tmp_path: Path, name: str) -> None:
 def test_numpy_written_file_and_metadata(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     a = rng.standard_normal((3, 4, 5)).astype(np.float32)
-    path = save_tensors(tmp_path / "m.safetensors", {"a": a, "s": np.float32(2.5).reshape(())}, {"k": "v"})
+    path = save_tensors(
+        tmp_path / "m.safetensors", {"a": a, "s": np.float32(2.5).reshape(())}, {"k": "v"}
+    )
     with open_model(path) as src:
         assert src.format == "safetensors"
         assert src.metadata() == {"k": "v"}
@@ -83,7 +86,24 @@ def test_numpy_written_file_and_metadata(tmp_path: Path) -> None:
 
 def test_f4_packing_low_nibble_first(tmp_path: Path) -> None:
     # OCP MX E2M1 code points 0..15: 0, .5, 1, 1.5, 2, 3, 4, 6 and their negatives.
-    values = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+    values = [
+        0.0,
+        0.5,
+        1.0,
+        1.5,
+        2.0,
+        3.0,
+        4.0,
+        6.0,
+        -0.0,
+        -0.5,
+        -1.0,
+        -1.5,
+        -2.0,
+        -3.0,
+        -4.0,
+        -6.0,
+    ]
     codes = np.array([3, 14, 0, 7, 9, 1, 15, 2, 4, 4, 11, 6], dtype=np.uint8)  # 3 rows x 4
     packed = (codes[0::2] | (codes[1::2] << 4)).astype(np.uint8).tobytes()
     hdr = {"q": {"dtype": "F4", "shape": [3, 4], "data_offsets": [0, len(packed)]}}
@@ -101,7 +121,11 @@ def test_f4_packing_low_nibble_first(tmp_path: Path) -> None:
 
 
 def test_f4_with_odd_element_count_is_refused(tmp_path: Path) -> None:
-    path = write_raw(tmp_path / "f4.safetensors", {"q": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}}, b"\0\0")
+    path = write_raw(
+        tmp_path / "f4.safetensors",
+        {"q": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}},
+        b"\0\0",
+    )
     with pytest.raises(ModelFormatError, match="whole number of bytes"):
         SafetensorsSource(path)
 
@@ -109,17 +133,24 @@ def test_f4_with_odd_element_count_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["F6_E2M3", "F6_E3M2", "C64"])
 def test_listed_but_unreadable_dtypes(tmp_path: Path, name: str) -> None:
     size = 3 if name.startswith("F6") else 32
-    shape = [4] if name.startswith("F6") else [4]
-    path = write_raw(tmp_path / "x.safetensors", {"x": {"dtype": name, "shape": shape, "data_offsets": [0, size]}}, bytes(size))
+    shape = [4]
+    path = write_raw(
+        tmp_path / "x.safetensors",
+        {"x": {"dtype": name, "shape": shape, "data_offsets": [0, size]}},
+        bytes(size),
+    )
     with SafetensorsSource(path) as src:
         assert src.tensors()[0].dtype == name
-        with pytest.raises(ModelFormatError, match=str(path.name)):
+        with pytest.raises(ModelFormatError, match=re.escape(path.name)):
             src.read("x")
 
 
 def test_holes_and_trailing_bytes_are_problems_not_errors(tmp_path: Path) -> None:
     data = np.arange(4, dtype=np.float32).tobytes()
-    hdr = {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]}}
+    hdr = {
+        "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+        "b": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]},
+    }
     path = write_raw(tmp_path / "h.safetensors", hdr, data + b"xx")
     with SafetensorsSource(path) as src:
         assert [t.name for t in src.tensors()] == ["a", "b"]

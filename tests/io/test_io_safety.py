@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 from pathlib import Path
 
@@ -64,7 +66,11 @@ def test_overlapping_tensors(tmp_path: Path) -> None:
 
 
 def test_shape_does_not_match_span(tmp_path: Path) -> None:
-    p = write_raw(tmp_path / "m.safetensors", {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 16]}}, b"\0" * 16)
+    p = write_raw(
+        tmp_path / "m.safetensors",
+        {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 16]}},
+        b"\0" * 16,
+    )
     _refused(p, "needs 12 bytes")
 
 
@@ -79,20 +85,25 @@ def test_absurd_tensor_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ("header", "match"),
     [
         (b"{not json", "not valid UTF-8 JSON"),
-        (b"\xff\xfe{}", "not valid UTF-8 JSON"),
-        (b"[1, 2]", "not a JSON object"),
+        (b"{\xff\xfe}", "not valid UTF-8 JSON"),
+        (b"[1, 2]", "does not start with"),
+        (b' {"a": 1}', "does not start with"),
         (b'{"a": 1}', "not an object"),
         (b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {}}', "duplicate"),
         (b'{"a": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 4]}}', "unknown dtype"),
         (b'{"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}', "negative"),
         (b'{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}}', "non-integer"),
         (b'{"a": {"dtype": "F32", "shape": [true], "data_offsets": [0, 4]}}', "non-integer"),
-        (b'{"a": {"dtype": "F32", "shape": [1,1,1,1,1,1,1,1,1], "data_offsets": [0, 4]}}', "at most 8"),
+        (
+            b'{"a": {"dtype": "F32", "shape": [1,1,1,1,1,1,1,1,1], "data_offsets": [0, 4]}}',
+            "at most 8",
+        ),
         (b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}', "reversed"),
         (b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}}', "two integers"),
         (b'{"__metadata__": {"k": 1}}', "__metadata__"),
         (b'{"": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', "empty name"),
-        (b"[" * 100_000 + b"]" * 100_000, "not valid UTF-8 JSON|not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "does not start with"),
+        (b"{" * 100_000 + b"}" * 100_000, "not valid UTF-8 JSON"),
     ],
 )
 def test_malformed_headers(tmp_path: Path, header: bytes, match: str) -> None:
@@ -167,12 +178,14 @@ def test_fuzz_structured_headers(entries: dict[str, object], meta: object, size:
         return
     # What parses is consistent: in range and non-overlapping.
     spans = sorted((e.begin, e.end) for e in h.entries if e.end > e.begin)
-    for (_, e0), (b1, _) in zip(spans, spans[1:], strict=False):
+    for (_, e0), (b1, _) in itertools.pairwise(spans):
         assert e0 <= b1
     assert all(h.data_start <= e.begin <= e.end <= 8 + len(header) + size for e in h.entries)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(min_size=0, max_size=300))
 def test_fuzz_whole_files(tmp_path: Path, data: bytes) -> None:
     p = tmp_path / "f.safetensors"
@@ -180,9 +193,43 @@ def test_fuzz_whole_files(tmp_path: Path, data: bytes) -> None:
     try:
         with open_model(p) as src:
             for t in src.tensors():
-                try:
+                with contextlib.suppress(ModelFormatError):
                     src.read(t.name)
-                except ModelFormatError:
-                    pass
+    except ModelFormatError as exc:
+        assert str(p) in str(exc)
+
+
+def _valid_file_bytes() -> bytes:
+    hdr = {
+        "a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "b": {"dtype": "BF16", "shape": [4], "data_offsets": [24, 32]},
+        "c": {"dtype": "F4", "shape": [2, 2], "data_offsets": [32, 34]},
+        "__metadata__": {"format": "pt"},
+    }
+    h = json.dumps(hdr).encode()
+    return len(h).to_bytes(8, "little") + h + bytes(range(34))
+
+
+_VALID = _valid_file_bytes()
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), max_size=4),
+    cut=st.one_of(st.just(len(_VALID)), st.integers(0, len(_VALID))),
+)
+def test_fuzz_mutated_valid_file(tmp_path: Path, edits: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(_VALID)
+    for pos, byte in edits:
+        data[pos] = byte
+    p = tmp_path / "mut.safetensors"
+    p.write_bytes(bytes(data[:cut]))
+    try:
+        with open_model(p) as src:
+            for t in src.tensors():
+                arr = src.read(t.name)
+                assert arr.dtype == np.float32 and arr.shape == t.shape
     except ModelFormatError as exc:
         assert str(p) in str(exc)

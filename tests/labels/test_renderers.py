@@ -71,7 +71,7 @@ def test_layout_keeps_every_line_inside_the_label() -> None:
                 continue
             w = text_width(op.text, op.size, op.bold)
             left = op.x if op.anchor == "start" else op.x - w
-            assert PAD - 0.5 <= left and left + w <= WIDTH - PAD + 0.5, op
+            assert left >= PAD - 0.5 and left + w <= WIDTH - PAD + 0.5, op
             assert 0 < op.y <= layout.height
 
 

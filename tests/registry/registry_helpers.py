@@ -20,7 +20,7 @@ def make_model_dir(path: Path, seed: int, noise_from: Path | None = None) -> Pat
 
         base = load_file(str(noise_from / "model.safetensors"))
         tensors = {
-            k: (v + rng.normal(0, 0.01, v.shape)).astype(np.float32) for k, v in base.items()
+            k: (v + rng.normal(0, 0.004, v.shape)).astype(np.float32) for k, v in base.items()
         }
     else:
         tensors = {

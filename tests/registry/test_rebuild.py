@@ -131,3 +131,39 @@ def test_large_envelope_goes_to_blob_store(home: Path, tmp_path: Path) -> None:
         p.unlink()
     with pytest.raises(LedgerError, match="unavailable"):
         Registry.open(home)
+
+
+def _submit_products(home: str, key_path: str, tag: str, n: int) -> None:
+    """Child process body: submit ``n`` product statements."""
+    alice = Identity.load(key_path)
+    with Registry.open(home) as reg:
+        for i in range(n):
+            pred = {"name": f"{tag}-{i}", "organisation": "A", "models": [{"sha256": "cd" * 32}]}
+            st = make_statement([subject("m", "cd" * 32)], get_kind("product").predicate_type, pred)
+            reg.submit(sign_envelope(st, alice))
+
+
+def test_concurrent_writers_in_two_processes(home: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    alice = Identity.generate("alice")
+    key = alice.save(tmp_path / "alice.key")
+    with Registry.open(home) as reg:
+        register_identity(reg, alice)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_submit_products, args=(str(home), str(key), tag, 8))
+        for tag in ("p", "q")
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with Registry.open(home) as reg:
+        assert reg.ledger.size() == reg.applied_size() == 17
+        names = sorted(r.name or "" for r in reg.products())
+        assert names == sorted([f"p-{i}" for i in range(8)] + [f"q-{i}" for i in range(8)])
+        before = _snapshot(reg)
+        reg.rebuild()
+        assert _snapshot(reg) == before

@@ -32,7 +32,11 @@ def _weights_fingerprint(
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "fp.npy", vec)
         blob = registry.blobs.put_file(Path(tmp) / "fp.npy")
-    return {"digest": hashlib.sha256(vec.tobytes()).hexdigest(), "blob": blob}, {"n": vec.size}, None
+    return (
+        {"digest": hashlib.sha256(vec.tobytes()).hexdigest(), "blob": blob},
+        {"n": vec.size},
+        None,
+    )
 
 
 def _correlation_engine() -> tuple[Any, Any]:
@@ -69,11 +73,15 @@ def test_verdicts_stored_with_claims(
     _register(reg, alice, make_model_dir(tmp_path / "tuned", 2, noise_from=base), "tuned")
     _register(reg, alice, make_model_dir(tmp_path / "other", 3), "other")
 
-    true_claim = register_derivation(reg, alice, child="tuned", parents=["base"], relation="finetune")
+    true_claim = register_derivation(
+        reg, alice, child="tuned", parents=["base"], relation="finetune"
+    )
     (v,) = reg.record(true_claim.record_id).verifications
     assert v.verdict == "verified" and v.detail["report"]["correlation"] > 0.9
 
-    false_claim = register_derivation(reg, alice, child="other", parents=["base"], relation="finetune")
+    false_claim = register_derivation(
+        reg, alice, child="other", parents=["base"], relation="finetune"
+    )
     (v,) = reg.record(false_claim.record_id).verifications
     assert v.verdict == "contradicted"
 

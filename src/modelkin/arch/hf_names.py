@@ -257,10 +257,9 @@ def map_names(tensors: list[TensorInfo], config: Mapping[str, Any]) -> RoleMap:
     # Group per-layer tensors by their stack prefix and pick the main stack.
     stacks: dict[str, list[tuple[TensorInfo, int, str]]] = {}
     others: list[TensorInfo] = []
-    buffers = 0
     for t in tensors:
         if t.name.endswith(_BUFFER_TAILS) or _is_attn_mask(t):
-            buffers += 1
+            rm.buffers.append(t.name)
             continue
         m = _LAYER.match(t.name)
         if m:
@@ -275,9 +274,9 @@ def map_names(tensors: list[TensorInfo], config: Mapping[str, Any]) -> RoleMap:
             notes.append(
                 f"{len(items)} tensors under {p!r} belong to another stack and are not mapped"
             )
-    if buffers:
+    if rm.buffers:
         notes.append(
-            f"{buffers} non-parameter buffers ignored (position ids, rotary frequencies, masks)"
+            f"{len(rm.buffers)} non-parameter buffers ignored (position ids, rotary frequencies, masks)"
         )
 
     # Layer tensors.

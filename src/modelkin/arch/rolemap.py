@@ -27,13 +27,15 @@ class RoleMap:
     ``family`` is the architecture family the names were read as (``"llama"``,
     ``"gemma3"``, ``"bert"``, ``"gpt2"``, ``"gpt_neox"``..., ``"unknown"``); ``unmapped``
     lists parameter tensors given no role; ``notes`` says what was inferred or ignored and
-    why, in sentences.
+    why, in sentences; ``buffers`` lists tensors that are not parameters at all (position
+    ids, rotary frequencies, causal masks): they are neither mapped nor counted.
     """
 
     family: str
     roles: dict[Role, RoleRef] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    buffers: list[str] = field(default_factory=list)
 
     @property
     def num_layers(self) -> int:

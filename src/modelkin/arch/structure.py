@@ -41,7 +41,7 @@ class StructuralSignature:
     ``norm_type`` is ``"layernorm"`` (norms with a bias, or config ``layer_norm_eps``),
     ``"rmsnorm"`` (bias-free norms in a family that uses RMSNorm, or ``rms_norm_eps``)
     or ``"unknown"``. ``num_parameters`` counts floating-point and quantized tensors
-    (integer buffers such as position ids are not parameters). ``dtypes`` counts tensors
+    except the role map's ``buffers`` (integer tensors are buffers too). ``dtypes`` counts tensors
     per stored dtype.
     """
 
@@ -170,7 +170,8 @@ def structure(source: TensorSource, roles: RoleMap | None = None) -> StructuralS
 
     tied = _tied(source, rm, b)
     norm_type = _norm_type(rm, b)
-    params = [t for t in b.infos.values() if is_parameter(t)]
+    buffers = set(rm.buffers)
+    params = [t for t in b.infos.values() if is_parameter(t) and t.name not in buffers]
     dtypes = dict(sorted(Counter(t.dtype for t in b.infos.values()).items()))
     arch = b.cfg.get("architectures")
     architecture = (

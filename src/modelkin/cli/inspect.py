@@ -17,6 +17,8 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
     for f in d["files"]:
         console.print(f"  file {f['path']}  {f['bytes']:,} bytes")
     t = Table(title="structure", show_header=False)
+    for _ in range(3):
+        t.add_column(overflow="fold")
     for k in (
         "architecture",
         "family",
@@ -49,7 +51,7 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
         console.print("tokenizer: none found")
     rt = Table(title=f"role map ({d['family']})")
     for col in ("role", "tensor", "shape", "dtype", "split"):
-        rt.add_column(col)
+        rt.add_column(col, overflow="fold")
     roles = d["roles"]
     shown = (
         roles

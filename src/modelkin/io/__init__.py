@@ -2,7 +2,8 @@
 
 ``open_model(path)`` looks at what is at ``path`` and returns the matching reader:
 
-* a directory: Hugging Face / sentence-transformers layout (:class:`HFDirSource`);
+* a directory: Hugging Face / sentence-transformers layout (:class:`HFDirSource`), or,
+  when it holds no HF weights but exactly one ``.gguf`` / ``.onnx`` file, that file;
 * ``*.safetensors``: :class:`SafetensorsSource`;
 * ``*.gguf``: ``modelkin.io.gguf.GGUFSource``; ``*.onnx``: ``modelkin.io.onnx.ONNXSource``
   (both imported only when needed);
@@ -78,8 +79,17 @@ def open_model(path: str | Path) -> TensorSource:
     """Open the model at ``path`` with the reader its layout calls for."""
     p = Path(path)
     if p.is_dir():
-        from modelkin.io.hf_dir import HFDirSource
+        from modelkin.io.hf_dir import HFDirSource, has_weights
 
+        if not has_weights(p) and not (p / "modules.json").is_file():
+            # A folder holding one GGUF / ONNX file (as shipped by many packages).
+            single = [
+                f
+                for f in sorted(p.iterdir())
+                if f.is_file() and f.suffix.lower() in (".gguf", ".onnx")
+            ]
+            if len(single) == 1:
+                return _open_kind(_SUFFIXES[single[0].suffix.lower()], single[0])
         return HFDirSource(p)
     if not p.exists():
         raise ModelFormatError(p, "no such file or directory")

@@ -31,6 +31,7 @@ _ST_INDEX = "model.safetensors.index.json"
 _PT_INDEX = "pytorch_model.bin.index.json"
 _SINGLE = ("model.safetensors", "pytorch_model.bin")
 _TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
+_UNSET = object()
 
 
 def _read_json(path: Path) -> Any:
@@ -113,6 +114,7 @@ class HFDirSource(TensorSource):
         self._where: dict[str, tuple[TensorSource, str]] = {}
         self._infos: list[TensorInfo] = []
         self._index_files: list[Path] = []
+        self._tokenizer: Any = _UNSET
         try:
             self._open_weights(main, prefix="")
             for d in others:

@@ -3,8 +3,9 @@
 Format (huggingface/safetensors, "Format" section of its README):
 
 1. 8 bytes: ``N``, an unsigned little-endian 64-bit integer, the size of the header;
-2. ``N`` bytes: a UTF-8 JSON object ``{name: {"dtype", "shape", "data_offsets": [begin,
-   end]}, "__metadata__": {str: str}}``, possibly padded with spaces;
+2. ``N`` bytes: a UTF-8 JSON object starting with ``{`` -- ``{name: {"dtype", "shape",
+   "data_offsets": [begin, end]}, "__metadata__": {str: str}}`` -- possibly padded with
+   trailing spaces (the writer pads to 8-byte alignment); duplicate keys are disallowed;
 3. the byte buffer; ``data_offsets`` are relative to its start.
 
 Every number read from the file is checked before it is used: the header length against
@@ -84,6 +85,9 @@ def parse_header(header: bytes, file_size: int, where: str | Path) -> StHeader:
     data_size = file_size - data_start
     if data_size < 0:
         raise ModelFormatError(where, "header extends past the end of the file")
+    if header[:1] != b"{":
+        # The reference implementation defines InvalidHeaderStart for this.
+        raise ModelFormatError(where, "safetensors header does not start with '{'")
     try:
         text = header.decode("utf-8")
         obj = json.loads(text, object_pairs_hook=_no_duplicates)
@@ -93,7 +97,9 @@ def parse_header(header: bytes, file_size: int, where: str | Path) -> StHeader:
         ) from None
     if not isinstance(obj, dict):
         raise ModelFormatError(where, "safetensors header is not a JSON object")
-    meta_raw = obj.pop("__metadata__", {})
+    meta_raw = obj.pop("__metadata__", None)
+    if meta_raw is None:  # absent or null: no metadata
+        meta_raw = {}
     if not isinstance(meta_raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in meta_raw.items()
     ):

@@ -9,8 +9,9 @@ byte; the format requires a tensor's total bit count to be a whole number of byt
 
 All multi-byte types are little-endian (safetensors spec). ``F8_E4M3`` is the OCP "FN"
 variant (no infinities, one NaN), as in PyTorch's ``float8_e4m3fn``; ``F8_E8M0`` is the
-OCP MX scale type (``float8_e8m0fnu``). ``F4`` is OCP MX E2M1, two values per byte with
-the first element in the low nibble (PyTorch ``float4_e2m1fn_x2`` order).
+OCP MX scale type (``float8_e8m0fnu``). ``F4`` is OCP MX E2M1 (MX spec v1.0, 5.3.3), two values per byte with
+the first element in bits 3..0 and the second in bits 7..4, as PyTorch's
+``Float4_e2m1fn_x2`` documents it; safetensors' F4 ``shape`` counts 4-bit elements.
 """
 
 from __future__ import annotations

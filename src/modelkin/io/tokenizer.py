@@ -27,6 +27,8 @@ from typing import Any
 from modelkin.errors import ModelFormatError
 from modelkin.io.base import MAX_HEADER_BYTES
 
+#: Largest tokenizer file accepted (gemma3's tokenizer.json, among the largest, is ~33 MB).
+MAX_TOKENIZER_BYTES = MAX_HEADER_BYTES
 #: Largest vocabulary accepted (the largest real ones are ~260k).
 MAX_VOCAB = 4_000_000
 #: SentencePiece piece types (sentencepiece_model.proto, ``ModelProto.SentencePiece.Type``).
@@ -88,7 +90,8 @@ class Tokenizer:
         }
 
 
-def _read_bounded(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes:
+def _read_bounded(path: Path) -> bytes:
+    limit = MAX_TOKENIZER_BYTES
     try:
         size = path.stat().st_size
         if size > limit:

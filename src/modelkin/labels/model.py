@@ -23,7 +23,7 @@ import jsonschema
 from modelkin.errors import ModelkinError
 
 LABEL_VERSION = "1"
-LABEL_SCHEMA_ID = "https://modelkin.dev/schemas/label-v1.schema.json"
+LABEL_SCHEMA_ID = "https://modelkin.org/schemas/label/v1/schema.json"
 
 Status = Literal["verified", "claimed"]
 ParentStatus = Literal["verified", "contradicted", "unverifiable", "untested"]

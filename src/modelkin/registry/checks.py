@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from modelkin.errors import StatementError
 from modelkin.registry.datasets import dataset_root
+from modelkin.statements.kinds import SELF, get_kind
 from modelkin.statements.manifest import manifest_digest
 from modelkin.statements.statement import Statement
 
@@ -139,12 +140,6 @@ def check_product(st: Statement, p: dict[str, Any], lookup: Lookup, where: str) 
     return _dangling(models, "shipped model", lookup, ("model",))
 
 
-def check_generic(st: Statement, p: dict[str, Any], lookup: Lookup, where: str) -> list[str]:
-    """Kinds without their own check (e.g. ``work``): subjects that name registered
-    artifacts are fine, others are noted as dangling only if the kind's edges use them."""
-    return []
-
-
 CHECKS: dict[str, Check] = {
     "model": check_model,
     "dataset": check_dataset,
@@ -155,5 +150,15 @@ CHECKS: dict[str, Check] = {
 
 
 def run_check(kind: str, st: Statement, p: dict[str, Any], lookup: Lookup, where: str) -> list[str]:
-    """The check for ``kind`` (generic for kinds registered by other packages)."""
-    return CHECKS.get(kind, check_generic)(st, p, lookup, where)
+    """The check for ``kind``; kinds registered by other packages (``work``) get the generic
+    one: every artifact their edges name should be a registered model or dataset."""
+    check = CHECKS.get(kind)
+    if check is not None:
+        return check(st, p, lookup, where)
+    ends = [
+        end
+        for e in get_kind(kind).edges(p, st.subject_digests)
+        for end in (e.src, e.dst)
+        if end != SELF
+    ]
+    return _dangling(sorted(set(ends)), "artifact", lookup, ARTIFACT_KINDS)

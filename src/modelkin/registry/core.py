@@ -14,7 +14,6 @@ and nothing is half-written. :meth:`rebuild` drops the tables and replays everyt
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from modelkin.registry.migrate import upgrade
 from modelkin.registry.results import Receipt, Record, Verification
 from modelkin.registry.svg import lineage_svg
 from modelkin.registry.verify import verify_derivation
+from modelkin.registry.writer_lock import WriterLock
 from modelkin.statements.dsse import envelope_payload, verify_envelope
 from modelkin.statements.identity import PublicIdentity, keyid_of, load_public_key_pem
 from modelkin.statements.kinds import (
@@ -134,7 +134,7 @@ class Registry:
         self.engine = engine
         self.ledger = ledger
         self.blobs = blobs
-        self._lock = threading.RLock()
+        self._lock = WriterLock(home.root / "registry.lock")
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -180,7 +180,7 @@ class Registry:
 
     def repair(self) -> int:
         """Apply ledger entries the tables lack (after a crash); returns how many."""
-        with self._lock:
+        with self._lock.hold():
             start, end = self.applied_size(), self.ledger.size()
             if start > end:
                 raise LedgerError(
@@ -194,11 +194,12 @@ class Registry:
 
     def rebuild(self) -> int:
         """Drop every registry table and replay the whole ledger; returns entries applied."""
-        with self._lock, self.engine.begin() as conn:
-            t.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            upgrade(conn)
-        return self.repair()
+        with self._lock.hold():
+            with self.engine.begin() as conn:
+                t.metadata.drop_all(conn)
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+                upgrade(conn)
+            return self.repair()
 
     def _replay_one(self, index: int) -> None:
         leaf = decode_leaf(self.ledger.entry(index), index, self.blobs)
@@ -216,7 +217,7 @@ class Registry:
     # ------------------------------------------------------------------ submit
     def submit(self, envelope: dict[str, Any]) -> Receipt:
         """Verify, check, log and store one DSSE envelope; see the module docstring."""
-        with self._lock:
+        with self._lock.hold():
             self.repair()
             received_at = _now()
             with self.engine.connect() as conn:
@@ -720,7 +721,7 @@ class Registry:
     def lineage(self, model: str, max_nodes: int = MAX_NODES) -> LineageGraph:
         """Ancestors and descendants of ``model`` across record kinds, with evidence."""
         digest = self._digest_of(model)
-        with self._lock:
+        with self._lock.hold():
             with self.engine.connect() as conn:
                 graph = build_graph(conn, digest, max_nodes)
             checkpoint = str(self.ledger.checkpoint())

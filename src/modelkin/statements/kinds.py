@@ -61,6 +61,8 @@ class Kind:
     node: str | None = None
     edges: EdgeFn = field(default=_no_edges)
     version: int = 1
+    #: the schema itself, for kinds defined outside this package's ``schemas/`` directory
+    schema_data: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def predicate_type(self) -> str:
@@ -71,7 +73,9 @@ class Kind:
         return f"{self.name}-v{self.version}.schema.json"
 
     def schema(self) -> dict[str, Any]:
-        """The JSON Schema for this kind's predicate (package data)."""
+        """The JSON Schema for this kind's predicate (package data unless given)."""
+        if self.schema_data is not None:
+            return self.schema_data
         return _load_schema(self.schema_file)
 
     def validate(self, predicate: dict[str, Any], where: str) -> None:

@@ -433,19 +433,42 @@ def build(
         say("re-writing gemma-270m GGUF (Q4_K_M -> Q8_0, noise, block removal)")
         d = root / "gemma"
         g_tr: dict[str, tuple[Path, str, str]] = {
-            "q8": (_made(d / "q8", _in_dir(lambda f: gguf_edit.rewrite(g, f), "model.gguf")),
-                   "converted", "re-quantized Q4_K_M -> Q8_0"),
-            "noise-0.05": (_made(d / "noise05", _in_dir(
-                lambda f: gguf_edit.rewrite(g, f, noise=0.05, seed=1), "model.gguf")),
-                           "derived", "Gaussian noise 5% of std, Q8_0"),
-            "every-other": (_made(d / "half", _in_dir(
-                lambda f: gguf_edit.rewrite(g, f, noise=0.01, layers=list(range(0, 18, 2))),
-                "model.gguf")), "derived_surgery", "every other block kept + noise 1%, Q8_0"),
+            "q8": (
+                _made(d / "q8", _in_dir(lambda f: gguf_edit.rewrite(g, f), "model.gguf")),
+                "converted",
+                "re-quantized Q4_K_M -> Q8_0",
+            ),
+            "noise-0.05": (
+                _made(
+                    d / "noise05",
+                    _in_dir(lambda f: gguf_edit.rewrite(g, f, noise=0.05, seed=1), "model.gguf"),
+                ),
+                "derived",
+                "Gaussian noise 5% of std, Q8_0",
+            ),
+            "every-other": (
+                _made(
+                    d / "half",
+                    _in_dir(
+                        lambda f: gguf_edit.rewrite(g, f, noise=0.01, layers=list(range(0, 18, 2))),
+                        "model.gguf",
+                    ),
+                ),
+                "derived_surgery",
+                "every other block kept + noise 1%, Q8_0",
+            ),
         }
         for name, (path, exp, kind) in g_tr.items():
             add(f"gemma-{name}~gemma", path, g, True, exp, kind, "transform")
-        add("gemma-every-other~minilm6", g_tr["every-other"][0], m6, False, "unrelated",
-            "transformed gemma vs MiniLM", "transform")
+        add(
+            "gemma-every-other~minilm6",
+            g_tr["every-other"][0],
+            m6,
+            False,
+            "unrelated",
+            "transformed gemma vs MiniLM",
+            "transform",
+        )
         add("gemma~minilm6", g, m6, False, "unrelated", "cross-family", "real models")
         add("gemma~minilm3", g, m3, False, "unrelated", "cross-family", "real models")
         add("gemma~llama-seed0", g, L0, False, "unrelated", "cross-family", "real models")

@@ -112,4 +112,3 @@ def rewrite(
         w.write_tensor_data(data)
     w.close()
     return out
-
