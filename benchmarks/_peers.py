@@ -66,6 +66,16 @@ def _key(path: Path, extra: str) -> str:
     ).hexdigest()[:32]
 
 
+def model_file(path: Path) -> Path:
+    """A directory that only wraps one GGUF/ONNX file (made so that modelDNA, which
+    takes directories, can read it) stands for that file."""
+    if path.is_dir() and not (path / "config.json").exists():
+        inner = [p for p in path.iterdir() if p.suffix in (".gguf", ".onnx")]
+        if len(inner) == 1:
+            return inner[0]
+    return path
+
+
 class Modelkin:
     """modelkin's engine with fingerprints cached on disk (keyed by path + mtime)."""
 
@@ -86,7 +96,7 @@ class Modelkin:
         if f.exists():
             fp = Fingerprint.load(f)
         else:
-            fp = fingerprint_model(path, mode=self.mode, seed=0)
+            fp = fingerprint_model(model_file(path), mode=self.mode, seed=0)
             fp.save(f)
         self._mem[path] = fp
         return fp

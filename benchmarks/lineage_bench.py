@@ -16,6 +16,7 @@ Usage: ``python benchmarks/lineage_bench.py [--quick] [--no-peer] [--mode fast|f
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small subset of the corpus")
     ap.add_argument("--no-peer", action="store_true", help="skip modelDNA")
     ap.add_argument("--mode", default="fast", choices=("fast", "full"))
+    ap.add_argument("--json", type=Path, help="also write per-case results to this file")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -184,6 +186,21 @@ def main(argv: list[str] | None = None) -> int:
             col.append(v)
     for name, col in metrics:
         print(f"{name:44}" + "".join(f" {v:>12}" for v in col))
+    if args.json:
+        rows = [
+            {
+                "id": c.id,
+                "suspect": str(c.suspect),
+                "candidate": str(c.candidate),
+                "related": c.related,
+                "expected": c.expected,
+                "kind": c.kind,
+                "origin": c.origin,
+                **{t.name: vars(results[t.name][i]) for t in tools},
+            }
+            for i, c in enumerate(cases)
+        ]
+        args.json.write_text(json.dumps(rows, indent=1))
     curve_section(args.quick)
     errs = {(t.name, o.detail) for t in tools for o in results[t.name] if o.verdict == "error"}
     if errs:

@@ -176,3 +176,12 @@ def test_hub_licence_ids() -> None:
 def test_hf_card_bad_metadata_is_a_clear_error(text: str, message: str) -> None:
     with pytest.raises(CardError, match=message):
         fields_from_card_text(text, "README.md")
+
+
+def test_spdx_licence_expressions() -> None:
+    from modelkin.labels.export_spdx import _licence_expression
+
+    assert _licence_expression("apache-2.0") == "Apache-2.0"
+    assert _licence_expression("llama3.1") == "LicenseRef-llama3.1"
+    assert _licence_expression("CC-BY-SA-4.0 AND odc-by") == "CC-BY-SA-4.0 AND ODC-By-1.0"
+    assert _licence_expression("MIT OR my licence") == "MIT OR LicenseRef-my-licence"

@@ -87,6 +87,7 @@ def test_png_has_the_layout_size_and_real_content() -> None:
     data = render_png(label)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     img = Image.open(io.BytesIO(data))
+    assert img.text["Title"] == "Model Facts: all-MiniLM-L6-v2"  # type: ignore[attr-defined]
     layout = build_layout(label)
     assert img.size == (2 * WIDTH, round(2 * layout.height))
     assert img.size[1] > 2000  # six sections: a tall, readable label

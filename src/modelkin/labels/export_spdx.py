@@ -45,12 +45,18 @@ def _slug(text: str) -> str:
     return _REF_CHARS.sub("-", text).strip("-") or "x"
 
 
-def _licence_expression(value: str) -> str:
-    """An SPDX licence expression: SPDX ids as they are, other ids as ``LicenseRef-<id>``."""
+def _licence_id(value: str) -> str:
     facts = lookup(value)
     if facts is not None and not facts.spdx[0].islower():
         return facts.spdx
     return f"LicenseRef-{_slug(facts.spdx if facts else value)}"
+
+
+def _licence_expression(value: str) -> str:
+    """An SPDX licence expression (SPDX 3.0.1 Annex B): known SPDX ids as they are, other
+    ids as ``LicenseRef-<id>``; ``AND``/``OR`` combinations keep their operators."""
+    parts = re.split(r"\s+(AND|OR)\s+", value.strip())
+    return " ".join(p if p in ("AND", "OR") else _licence_id(p) for p in parts)
 
 
 def _comment(p: Provenance) -> str:

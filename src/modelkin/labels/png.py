@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 from modelkin.labels.layout import Layout, Rect, Text, build_layout, font
 from modelkin.labels.model import Label
@@ -46,7 +47,19 @@ def layout_to_image(layout: Layout, scale: float = 2.0) -> Image.Image:
 def render_png(label: Label, scale: float = 2.0) -> bytes:
     """The label as PNG bytes (same layout as the SVG)."""
     buf = io.BytesIO()
-    image = layout_to_image(build_layout(label), scale)
+    layout = build_layout(label)
+    image = layout_to_image(layout, scale)
+    # PNG tEXt chunks (PNG spec s. 11.3.4.2 keywords) so the file describes itself.
+    info = PngInfo()
+    info.add_text("Title", layout.title)
+    info.add_text("Software", "modelkin")
+    info.add_text("Description", f"Model nutrition label generated {label.generated_at}")
     # zlib level 6: 4x faster than optimize=True for a 4 % larger file (benchmarks/labels_outputs.py)
-    image.save(buf, format="PNG", compress_level=6, dpi=(int(96 * scale), int(96 * scale)))
+    image.save(
+        buf,
+        format="PNG",
+        compress_level=6,
+        dpi=(int(96 * scale), int(96 * scale)),
+        pnginfo=info,
+    )
     return buf.getvalue()

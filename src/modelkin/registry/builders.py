@@ -59,7 +59,10 @@ def fingerprint_into_blobs(
         from modelkin.fingerprint import fingerprint_model  # type: ignore[attr-defined]
     except ImportError as exc:
         return None, None, f"fingerprint unavailable ({exc}); lineage claims stay unverifiable"
-    fp = fingerprint_model(model_path)
+    try:
+        fp = fingerprint_model(model_path)
+    except ModelkinError as exc:
+        return None, None, f"not fingerprinted ({exc}); lineage claims stay unverifiable"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "fingerprint"
         saved = fp.save(out)

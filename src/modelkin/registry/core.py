@@ -367,7 +367,9 @@ class Registry:
                 envelope, st, kind, kind.name, p, list(st.subjects), [], received_at, target
             )
         if target_kind.name == "identity":
-            raise StatementError(where, "identities cannot be amended; withdraw and register anew")
+            raise StatementError(
+                where, "identities cannot be amended; withdraw it and register a new identity"
+            )
         new = p["predicate"]
         target_kind.validate(new, where)
         as_target = Statement(
