@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
+
 from registry_helpers import make_model_dir
 from safetensors.numpy import load_file
 
