@@ -11,6 +11,7 @@ import numpy as np
 from label_samples import gemma_conflict_label, minilm_label
 from PIL import Image
 
+from modelkin.labels import Dataset, Identity, Parent, Use, assemble_label
 from modelkin.labels.html import render_html
 from modelkin.labels.layout import PAD, WIDTH, Text, build_layout, text_width, wrap
 from modelkin.labels.markdown import render_markdown
@@ -63,8 +64,29 @@ def test_svg_is_well_formed_accessible_and_matches_layout() -> None:
     assert "89 %" in texts and "✓ verified" in texts
 
 
+def _huge():  # type: ignore[no-untyped-def]
+    """Registrant-controlled sizes at their schema maxima: long names, many rows."""
+    ds = [Dataset(name="d" * 512, tokens=i + 1, licence="x" * 300, source="s " * 200)
+          for i in range(300)]  # fmt: skip
+    parents = [Parent(name="p" * 512, relation="finetune", licence=f"l{i}") for i in range(60)]
+    return assemble_label(
+        Identity(name="N" * 512, organisation="O" * 512),
+        parents=parents,
+        datasets=ds,
+        use=Use(intended=("word " * 4000,) * 40),
+    )
+
+
+def test_huge_labels_stay_bounded() -> None:
+    layout = build_layout(_huge())
+    assert layout.height < 12_000
+    texts = [op.text for op in layout.ops if isinstance(op, Text)]
+    assert any(t.startswith("… and 275 more") for t in texts)
+    assert any(t.startswith("… and 35 more") for t in texts)
+
+
 def test_layout_keeps_every_line_inside_the_label() -> None:
-    for label in (minilm_label(), gemma_conflict_label(), _hostile()):
+    for label in (minilm_label(), gemma_conflict_label(), _hostile(), _huge()):
         layout = build_layout(label)
         for op in layout.ops:
             if not isinstance(op, Text):

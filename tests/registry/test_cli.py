@@ -72,10 +72,87 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "register", "product", "App", "--key", "alice", "--org", "A", "--model", "child", *h
     )
     assert code == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "part-0.txt").write_text("some text")
+    code, out, err = _run(
+        capsys,
+        "register",
+        "dataset",
+        str(data),
+        "--key",
+        "alice",
+        "--name",
+        "corpus",
+        "--license",
+        "cc0-1.0",
+        "--language",
+        "en",
+        "--consent",
+        "obtained",
+        "--no-personal-data",
+        "--tokens",
+        "2",
+        *h,
+    )
+    assert code == 0, err
+    code, out, err = _run(
+        capsys,
+        "register",
+        "dataset",
+        str(data),
+        "--key",
+        "alice",
+        "--name",
+        "x",
+        "--consent",
+        "maybe",
+        *h,
+    )
+    assert code == 2 and "consent" in err
+    curve = tmp_path / "loss.csv"
+    curve.write_text("step,loss\n0,3.0\n")
+    code, out, err = _run(
+        capsys,
+        "register",
+        "run",
+        "--key",
+        "alice",
+        "--name",
+        "ft",
+        "--hardware",
+        "H100",
+        "--count",
+        "8",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--end",
+        "2026-01-01T08:00:00Z",
+        "--output",
+        "child",
+        "--input-model",
+        "base",
+        "--dataset",
+        "corpus",
+        "--loss-curve",
+        str(curve),
+        *h,
+    )
+    assert code == 0, err
+    code, out, _ = _run(capsys, "registry", "list", "--search", "corpus", "--json", *h)
+    assert {r["kind"] for r in json.loads(out)} == {"dataset", "training-run"}
+    code, out, _ = _run(capsys, "keys", "show", "alice", *h)
+    assert "BEGIN PUBLIC KEY" in json.loads(out)["public_key_pem"]
     svg = tmp_path / "lineage.svg"
     code, out, _ = _run(capsys, "lineage", "child", "--json", "--svg", str(svg), *h)
     graph = json.loads(out)
-    assert {e["relation"] for e in graph["edges"]} == {"finetune", "ships"}
+    assert {e["relation"] for e in graph["edges"]} == {
+        "finetune",
+        "ships",
+        "produced",
+        "input_model",
+        "trained_on",
+    }
     ET.fromstring(svg.read_text())
     code, out, _ = _run(
         capsys,
@@ -96,7 +173,7 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "registry", "list", "--all", *h)
     assert "[amended]" in out
     code, out, _ = _run(capsys, "registry", "rebuild", *h)
-    assert code == 0 and "replayed 6 ledger entries into 6 records" in out
+    assert code == 0 and "replayed 8 ledger entries into 8 records" in out
     # errors: one line, exit 2, no traceback
     code, out, err = _run(
         capsys,

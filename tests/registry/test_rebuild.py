@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not 
 
 from registry_helpers import make_model_dir
 
-from modelkin.errors import LedgerError
+from modelkin.errors import LedgerError, StatementError
 from modelkin.registry import (
     Registry,
     amend,
@@ -140,6 +141,9 @@ def _submit_products(home: str, key_path: str, tag: str, n: int) -> None:
     """Child process body: submit ``n`` product statements."""
     alice = Identity.load(key_path)
     with Registry.open(home) as reg:
+        if not any(i["keyid"] == alice.keyid for i in reg.identities()):
+            with contextlib.suppress(StatementError):  # the other process was first
+                register_identity(reg, alice)
         for i in range(n):
             pred = {"name": f"{tag}-{i}", "organisation": "A", "models": [{"sha256": "cd" * 32}]}
             st = make_statement([subject("m", "cd" * 32)], get_kind("product").predicate_type, pred)
@@ -151,8 +155,7 @@ def test_concurrent_writers_in_two_processes(home: Path, tmp_path: Path) -> None
 
     alice = Identity.generate("alice")
     key = alice.save(tmp_path / "alice.key")
-    with Registry.open(home) as reg:
-        register_identity(reg, alice)
+    # both processes start on a fresh home: migrations and identity race too
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_submit_products, args=(str(home), str(key), tag, 8))

@@ -101,6 +101,11 @@ def test_verdicts_stored_with_claims(
     assert len(undeclared) == 1 and undeclared[0].verdict == "contradicted"
     assert graph.nodes[undeclared[0].src].name == "base"
     assert "contradicted" in reg.lineage_svg(graph)
+    from_base = reg.lineage("base")
+    assert {n.name: n.role for n in from_base.descendants()} == {
+        "tuned": "descendant",
+        "other": "descendant",
+    }
 
     # verdicts are recomputed identically when the tables are rebuilt from the ledger
     before = [r.to_dict() for r in reg.records("derivation")]

@@ -14,7 +14,7 @@ from modelkin.statements import Identity, make_statement, sign_envelope, subject
 
 ALICE = Identity.generate("alice")
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -38,3 +38,9 @@ def test_roundtrip_and_bit_flips(predicate: dict, flip: int) -> None:
     bad = dict(env, payload=base64.b64encode(bytes(body)).decode())
     with pytest.raises(StatementError):
         verify_envelope(bad, {ALICE.keyid: ALICE.public()})
+
+
+def test_integers_beyond_ieee_double_are_refused() -> None:
+    # RFC 8785 section 3.2.2.3: numbers are IEEE 754 doubles; 2**53 is not exactly safe.
+    with pytest.raises(StatementError, match="RFC 8785"):
+        make_statement([subject("x", "0" * 64)], "https://example.com/p/v1", {"n": 2**53})

@@ -30,6 +30,9 @@ WIDTH = 560
 PAD = 14
 INK = "#000000"
 MUTED = "#444444"
+# Rows drawn per list: the image must stay a readable, bounded size (memory for the PNG
+# grows with its height); the JSON, HTML and Markdown forms always carry every row.
+MAX_ROWS = 25
 STATUS_FILL = {
     "verified": "#0b6b2b",
     "contradicted": "#b00020",
@@ -87,11 +90,18 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
     return float(font(size, bold).getlength(text))
 
 
-def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
-    """Greedy word wrap to ``width``; over-long words are cut so nothing runs off the label."""
+def wrap(
+    text: str, size: float, width: float, bold: bool = False, stop_after: int | None = None
+) -> list[str]:
+    """Greedy word wrap to ``width``; over-long words are cut so nothing runs off the label.
+
+    ``stop_after`` ends the work once that many lines exist (long texts are clipped anyway).
+    """
     lines: list[str] = []
     line = ""
     for word in text.split():
+        if stop_after is not None and len(lines) >= stop_after:
+            return lines
         candidate = f"{line} {word}" if line else word
         if text_width(candidate, size, bold) <= width:
             line = candidate
@@ -108,6 +118,31 @@ def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
     if line:
         lines.append(line)
     return lines or [""]
+
+
+def fit(text: str, size: float, width: float, bold: bool = False) -> str:
+    """``text`` cut with an ellipsis so it fits on one line of ``width``."""
+    if text_width(text, size, bold) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if text_width(text[:mid] + "…", size, bold) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "…"
+
+
+def clip(text: str, max_lines: int, size: float, width: float, bold: bool = False) -> list[str]:
+    """``text`` wrapped to at most ``max_lines`` lines, the last ending in an ellipsis if cut."""
+    lines = wrap(text, size, width, bold, stop_after=max_lines + 1)
+    if len(lines) <= max_lines:
+        return lines
+    last = lines[max_lines - 1].rstrip()
+    while last and text_width(last + " …", size, bold) > width:
+        last = last[:-1]
+    return [*lines[: max_lines - 1], last + " …"]
 
 
 class _Builder:
@@ -153,9 +188,10 @@ class _Builder:
         size: float = 13,
     ) -> None:
         """Key on the left, value right-aligned; long values wrap onto right-aligned lines."""
+        key = fit(key, size, self.inner * 0.55 - indent, bold_key)
         key_w = text_width(key, size, bold_key)
         room = self.inner - indent - key_w - 16
-        value_lines = wrap(value, size, max(room, self.inner * 0.45), bold_value)
+        value_lines = clip(value, 4, size, max(room, self.inner * 0.4), bold_value)
         self.y += size + 4
         self.ops.append(Text(self.left + indent, self.y, key, size, bold=bold_key))
         for i, line in enumerate(value_lines):
@@ -170,10 +206,15 @@ class _Builder:
     def note(self, text: str, *, size: float = 11, indent: float = 0, fill: str = MUTED,
              bold: bool = False) -> None:  # fmt: skip
         """Wrapped small text under a row (obligations, dataset details, missing items)."""
-        for line in wrap(text, size, self.inner - indent, bold):
+        for line in clip(text, 6, size, self.inner - indent, bold):
             self.y += size + 3
             self.ops.append(Text(self.left + indent, self.y, line, size, bold=bold, fill=fill))
         self.y += 3
+
+    def _more(self, count: int, indent: float = 16) -> None:
+        """A "… and N more" line when a list was cut at :data:`MAX_ROWS`."""
+        if count > MAX_ROWS:
+            self.note(f"… and {count - MAX_ROWS} more (see the JSON label)", indent=indent)
 
     def bullets(self, title: str, items: tuple[str, ...]) -> None:
         self.y += 17
@@ -183,13 +224,14 @@ class _Builder:
             self.y += 5
         else:
             self.y += 2
-            for item in items:
-                lines = wrap(item, 12, self.inner - 16)
+            for item in items[:MAX_ROWS]:
+                lines = clip(item, 6, 12, self.inner - 16)
                 for i, line in enumerate(lines):
                     self.y += 15
                     if i == 0:
                         self.ops.append(Text(self.left + 4, self.y, "•", 12))
                     self.ops.append(Text(self.left + 16, self.y, line, 12))
+            self._more(len(items))
             self.y += 5
         self.rule()
 
@@ -208,7 +250,7 @@ def build_layout(label: Label) -> Layout:
     b.y += 32
     b.ops.append(Text(b.left, b.y, "Model Facts", 36, bold=True))
     b.y += 6
-    for line in wrap(i.name, 16, b.inner, bold=True):
+    for line in clip(i.name, 3, 16, b.inner, True):
         b.y += 19
         b.ops.append(Text(b.left, b.y, line, 16, bold=True))
     sub = " · ".join(x for x in (i.version and f"version {i.version}", i.organisation) if x)
@@ -236,20 +278,23 @@ def build_layout(label: Label) -> Layout:
     b.heading(2, "IP lineage", None)
     if not lin.parents:
         b.row("Parents", "none: trained from scratch" if lin.from_scratch else NOT_DECLARED)
-    for p in lin.parents:
+    for p in lin.parents[:MAX_ROWS]:
         b.row(p.name, parent_verdict(p), value_fill=STATUS_FILL[p.status], bold_value=True)
         b.note(f"{provenance_text(p.provenance)} · licence {p.licence or NOT_DECLARED}", indent=10)
+    b._more(len(lin.parents), indent=10)
     if lin.licences:
         b.y += 16
         b.ops.append(Text(b.left, b.y, "Inherited licences and obligations", 13, bold=True))
         b.y += 2
-        for inh in lin.licences:
+        for inh in lin.licences[:MAX_ROWS]:
             b.y += 15
-            b.ops.append(Text(b.left + 10, b.y, f"{inh.licence} via {inh.via}", 12, bold=True))
+            via = fit(f"{inh.licence} via {inh.via}", 12, b.inner - 130, bold=True)
+            b.ops.append(Text(b.left + 10, b.y, via, 12, bold=True))
             if not inh.known:
                 b.ops.append(Text(b.right, b.y, "unknown licence", 12, anchor="end"))
             for ob in inh.obligations:
                 b.note(f"– {ob}", indent=20, size=11, fill=INK)
+        b._more(len(lin.licences), indent=10)
         b.y += 3
         b.rule()
     b.y += 17
@@ -266,8 +311,9 @@ def build_layout(label: Label) -> Layout:
         )
     )
     b.y += 2
-    for conflict in lin.conflicts:
+    for conflict in lin.conflicts[:MAX_ROWS]:
         b.note(f"⚠ {conflict}", indent=10, size=11, fill=STATUS_FILL["contradicted"])
+    b._more(len(lin.conflicts), indent=10)
     b.y += 4
     b.bar(5, gap=0)
 
@@ -280,7 +326,7 @@ def build_layout(label: Label) -> Layout:
     b.rule()
     if not td.datasets:
         b.row("Datasets", NOT_DECLARED)
-    for ds in td.datasets:
+    for ds in td.datasets[:MAX_ROWS]:
         b.row(ds.name, percent(ds.share_of_tokens), bold_value=True)
         details = (
             f"licence {ds.licence or NOT_DECLARED} · source {ds.source or NOT_DECLARED} · "
@@ -288,6 +334,7 @@ def build_layout(label: Label) -> Layout:
             f"personal data {yes_no(ds.personal_data)} · {provenance_text(ds.provenance)}"
         )
         b.note(details, indent=10)
+    b._more(len(td.datasets), indent=10)
     b.row("Known licence share", percent(td.known_licence_share), bold_value=True, size=14)
     b.bar(5, gap=0)
 

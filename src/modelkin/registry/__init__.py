@@ -2,6 +2,21 @@
 
 Every record is a verified DSSE-signed in-toto statement, logged in the transparency
 ledger (the source of truth) and indexed in SQL tables that can be rebuilt from the ledger.
+
+* Submitting: :meth:`Registry.submit` verifies the signature against the signer's
+  registered identity (identity statements are self-signed and register the key),
+  validates the predicate's JSON Schema, recomputes digests, appends one leaf to the
+  ledger and stores the record in one transaction (see :mod:`.core`).
+* Amending and withdrawing: a new statement (``amendment``/``withdrawal`` predicate) names
+  the earlier record by statement digest and ledger index; only the identity that signed
+  it may do so, and only while it is active. An amendment replaces the predicate (same
+  kind, same subjects) and becomes the active record; the earlier one is marked
+  ``amended``/``withdrawn`` and both stay in the ledger (:meth:`Registry.history`).
+* Rebuilding: :meth:`Registry.rebuild` replays the ledger. Envelopes larger than a ledger
+  entry are kept in the blob store (``<home>/blobs``) with a bounded leaf in the ledger, so
+  a rebuild of those records needs the blob store too (:mod:`.leaf`).
+* Lineage: derivation claims are checked against the weights when fingerprints exist
+  (:mod:`.verify`); :meth:`Registry.lineage` walks every record kind (:mod:`.lineage`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from modelkin.registry import tables as t
 from modelkin.registry.blobs import BlobStore
 from modelkin.registry.checks import Hit, run_check
 from modelkin.registry.leaf import decode_leaf, encode_leaf
-from modelkin.registry.lineage import MAX_NODES, LineageGraph, build_graph
+from modelkin.registry.lineage import MAX_NODES, UNDECLARED, LineageGraph, build_graph
 from modelkin.registry.migrate import upgrade
 from modelkin.registry.results import Receipt, Record, Verification
 from modelkin.registry.svg import lineage_svg
@@ -129,12 +129,14 @@ class Registry:
 
     Open with :meth:`open`; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, home: Home, engine: Engine, ledger: Any, blobs: BlobStore) -> None:
+    def __init__(
+        self, home: Home, engine: Engine, ledger: Any, blobs: BlobStore, lock: WriterLock
+    ) -> None:
         self.home = home
         self.engine = engine
         self.ledger = ledger
         self.blobs = blobs
-        self._lock = WriterLock(home.root / "registry.lock")
+        self._lock = lock
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -147,15 +149,17 @@ class Registry:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        with engine.begin() as conn:
-            upgrade(conn)
-        ledger = Ledger.open(h.ledger_dir, origin=LEDGER_ORIGIN, create=True)
-        reg = cls(h, engine, ledger, BlobStore(h.blobs_dir))
-        try:
-            reg.repair()
-        except BaseException:
-            reg.close()
-            raise
+        lock = WriterLock(h.root / "registry.lock")
+        with lock.hold():  # two processes opening a fresh home must not both migrate
+            with engine.begin() as conn:
+                upgrade(conn)
+            ledger = Ledger.open(h.ledger_dir, origin=LEDGER_ORIGIN, create=True)
+            reg = cls(h, engine, ledger, BlobStore(h.blobs_dir), lock)
+            try:
+                reg.repair()
+            except BaseException:
+                reg.close()
+                raise
         return reg
 
     def close(self) -> None:
@@ -464,6 +468,20 @@ class Registry:
                     for e in p.edges
                 ],
             )
+        undeclared = [
+            {
+                "record_id": rid,
+                "src": f"sha256:{v.parent_sha256}",
+                "dst": f"sha256:{v.child_sha256}",
+                "relation": UNDECLARED,
+            }
+            for v in p.verifications
+            if v.verdict == "contradicted"
+            and p.predicate.get("relation") == "none"
+            and v.parent_sha256
+        ]
+        if undeclared:  # the weights say "derived from X": a real edge the claim denied
+            conn.execute(t.edges.insert(), undeclared)
         if p.verifications:
             conn.execute(
                 t.verifications.insert(),

@@ -5,7 +5,8 @@ Nodes are artifacts (models and datasets, keyed ``sha256:<digest>``) and things
 derivations (parent -> child), training runs (dataset/input model -> run -> output) and
 products (model -> product). Each edge carries its evidence: the record that asserts it,
 that record's ledger index and an RFC 6962 inclusion proof against the current checkpoint,
-and for derivations the forensic verdict.
+and for derivations the forensic verdict. A "trained from scratch" claim that forensics
+contradicts adds an ``undeclared_derivation`` edge from the related model.
 
 Ancestors are found by walking edges backwards from the model, descendants forwards; the
 walk stops at ``max_nodes`` so a huge graph cannot exhaust memory.
@@ -23,6 +24,8 @@ from sqlalchemy import Connection, select
 from modelkin.registry import tables as t
 
 MAX_NODES = 2000
+#: relation of an edge found by forensics where the claim said "trained from scratch"
+UNDECLARED = "undeclared_derivation"
 
 
 @dataclass
@@ -147,9 +150,6 @@ def build_graph(conn: Connection, root_digest: str, max_nodes: int = MAX_NODES) 
         for e in seen_edges.values()
     ]
     _attach_verdicts(conn, edges)
-    for e in scratch_claims(conn, root_digest):
-        nodes.setdefault(e.src, _describe(conn, e.src, "ancestor"))
-        edges.append(e)
     return LineageGraph(root, nodes, edges, 0, "", truncated)
 
 
@@ -195,42 +195,3 @@ def _attach_verdicts(conn: Connection, edges: list[GraphEdge]) -> None:
         if found is not None:
             e.verdict = found.verdict
             e.verification = json.loads(found.detail_json)
-
-
-def scratch_claims(conn: Connection, digest: str) -> list[GraphEdge]:
-    """Contradicted "trained from scratch" claims about ``digest``, as graph edges.
-
-    Such a claim asserts no edge, so the graph would hide it; when the weights contradict
-    it, the related model found by forensics becomes an ``undeclared_derivation`` edge."""
-    sub = select(t.subjects.c.record_id).where(t.subjects.c.sha256 == digest)
-    rows = conn.execute(
-        select(
-            t.records.c.id,
-            t.records.c.ledger_index,
-            t.verifications.c.parent_sha256,
-            t.verifications.c.verdict,
-            t.verifications.c.detail_json,
-        )
-        .join(t.verifications, t.verifications.c.record_id == t.records.c.id)
-        .where(
-            t.records.c.id.in_(sub),
-            t.records.c.kind == "derivation",
-            t.records.c.status == "active",
-            t.records.c.predicate_json.contains('"relation": "none"'),
-            t.verifications.c.verdict == "contradicted",
-            t.verifications.c.parent_sha256.is_not(None),
-        )
-    ).all()
-    return [
-        GraphEdge(
-            f"sha256:{r.parent_sha256}",
-            f"sha256:{digest}",
-            "undeclared_derivation",
-            r.id,
-            "derivation",
-            r.ledger_index,
-            verdict=r.verdict,
-            verification=json.loads(r.detail_json),
-        )
-        for r in rows
-    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from modelkin.registry.lineage import LineageGraph
+from modelkin.registry.lineage import UNDECLARED, LineageGraph
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 230, 58, 150, 26, 24
 TOP = 20 + BOX_H + GAP_Y  # title line plus room for arcs over the first row
@@ -112,7 +112,10 @@ def lineage_svg(graph: LineageGraph) -> str:
             f'<path d="M{x1:.1f},{y1:.1f} C{cx:.1f},{c1y:.1f} {cx:.1f},{c2y:.1f} {x2:.1f},{y2:.1f}" '
             f'fill="none" stroke="{colour}" stroke-width="1.6"{dash} marker-end="url(#arrow-{marker})"/>'
         )
-        label = e.relation + (f" ({e.verdict})" if e.verdict else "")
+        if e.relation == UNDECLARED:  # the claim said "from scratch"; the weights disagree
+            label = "derived per forensics; 'from scratch' claim contradicted"
+        else:
+            label = e.relation + (f" ({e.verdict})" if e.verdict else "")
         label += f" #{e.ledger_index}"
         label_y = (y1 + y2) / 2 - 4 if c1y == y1 else min(y1, y2) - BOX_H / 2 - GAP_Y / 2
         out.append(
