@@ -52,7 +52,10 @@ def main(n: int = 300) -> None:
         ("submit latency p50 (ms)", f"{1000 * statistics.median(lat):.1f}"),
         ("submit latency p99 (ms)", f"{1000 * _pct(lat, 0.99):.1f}"),
         ("submits/s (sequential)", f"{len(lat) / sum(lat):.0f}"),
-        (f"lineage of a {len(graph.nodes)}-node chain, with proofs (ms)", f"{1000 * lineage_s:.0f}"),
+        (
+            f"lineage of a {len(graph.nodes)}-node chain, with proofs (ms)",
+            f"{1000 * lineage_s:.0f}",
+        ),
         ("rebuild: entries replayed/s", f"{replayed / rebuild_s:.0f}"),
     ]
     print(f"registry benchmark, {n - 1} derivation statements, SQLite, one process")

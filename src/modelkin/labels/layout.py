@@ -109,11 +109,17 @@ def wrap(
         if line:
             lines.append(line)
         while text_width(word, size, bold) > width:
-            cut = len(word)
-            while cut > 1 and text_width(word[:cut], size, bold) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
+            if stop_after is not None and len(lines) >= stop_after:
+                return lines
+            lo, hi = 1, len(word)  # longest prefix that fits (binary search)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if text_width(word[:mid], size, bold) <= width:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            lines.append(word[:lo])
+            word = word[lo:]
         line = word
     if line:
         lines.append(line)

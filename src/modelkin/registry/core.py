@@ -48,6 +48,7 @@ from modelkin.statements.kinds import (
 from modelkin.statements.statement import Statement
 
 LEDGER_ORIGIN = "modelkin.local/registry"
+REPLAY_BATCH = 256
 
 
 def _now() -> str:
@@ -129,41 +130,60 @@ class Registry:
 
     Open with :meth:`open`; use as a context manager or call :meth:`close`."""
 
-    def __init__(
-        self, home: Home, engine: Engine, ledger: Any, blobs: BlobStore, lock: WriterLock
-    ) -> None:
+    def __init__(self, home: Home, engine: Engine, blobs: BlobStore, lock: WriterLock) -> None:
         self.home = home
         self.engine = engine
-        self.ledger = ledger
         self.blobs = blobs
         self._lock = lock
+        self._ledger: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, home: Path | str | None = None, db_url: str | None = None) -> Registry:
         """Open (creating if needed) the registry in ``home``; migrate; repair from the ledger."""
-        from modelkin.ledger import Ledger  # the ledger package is ours to depend on
-
         h = Home.resolve(home).ensure()
         url = db_url or f"sqlite:///{h.registry_db}"
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         lock = WriterLock(h.root / "registry.lock")
+        reg = cls(h, engine, BlobStore(h.blobs_dir), lock)
         with lock.hold():  # two processes opening a fresh home must not both migrate
-            with engine.begin() as conn:
-                upgrade(conn)
-            ledger = Ledger.open(h.ledger_dir, origin=LEDGER_ORIGIN, create=True)
-            reg = cls(h, engine, ledger, BlobStore(h.blobs_dir), lock)
             try:
+                with engine.begin() as conn:
+                    upgrade(conn)
                 reg.repair()
             except BaseException:
                 reg.close()
                 raise
         return reg
 
+    @property
+    def ledger(self) -> Any:
+        """The transparency log (:class:`modelkin.ledger.Ledger`), opened on first use.
+
+        The log admits one appending process at a time and caches its size, so writers
+        reopen it under the registry's writer lock and release it after appending
+        (:meth:`_release_ledger`); readers may see a checkpoint a little behind, which
+        still verifies."""
+        if self._ledger is None:
+            from modelkin.ledger import Ledger
+            from modelkin.ledger.log import DB_NAME
+
+            directory = self.home.ledger_dir
+            fresh = not (directory / DB_NAME).exists()
+            self._ledger = Ledger.open(
+                directory, origin=LEDGER_ORIGIN if fresh else None, create=fresh
+            )
+        return self._ledger
+
+    def _release_ledger(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
     def close(self) -> None:
-        self.ledger.close()
+        self._release_ledger()
         self.engine.dispose()
 
     def __enter__(self) -> Registry:
@@ -192,64 +212,76 @@ class Registry:
                     f"registry has applied {start} entries but the ledger holds only {end} "
                     "(ledger rolled back?); run `modelkin registry rebuild` to trust the ledger",
                 )
-            for index in range(start, end):
-                self._replay_one(index)
+            for lo in range(start, end, REPLAY_BATCH):
+                hi = min(end, lo + REPLAY_BATCH)
+                entries = self.ledger.entries(lo, hi)
+                with self.engine.begin() as conn:  # one transaction per batch, with its mark
+                    for index, data in zip(range(lo, hi), entries, strict=True):
+                        self._replay_one(conn, index, data)
+                    self._set_applied(conn, hi)
             return end - start
 
     def rebuild(self) -> int:
         """Drop every registry table and replay the whole ledger; returns entries applied."""
         with self._lock.hold():
+            self._release_ledger()
             with self.engine.begin() as conn:
                 t.metadata.drop_all(conn)
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
                 upgrade(conn)
             return self.repair()
 
-    def _replay_one(self, index: int) -> None:
-        leaf = decode_leaf(self.ledger.entry(index), index, self.blobs)
-        with self.engine.begin() as conn:
-            if leaf is not None:
-                try:
-                    prepared = self._prepare(conn, leaf.envelope, leaf.received_at)
-                except ModelkinError as exc:
-                    raise LedgerError(
-                        f"ledger entry {index}", f"logged statement no longer verifies: {exc}"
-                    ) from exc
-                self._apply(conn, prepared, index)
-            self._set_applied(conn, index + 1)
+    def _replay_one(self, conn: Connection, index: int, data: bytes) -> None:
+        leaf = decode_leaf(data, index, self.blobs)
+        if leaf is None:  # not a registry statement: nothing to index
+            return
+        try:
+            prepared = self._prepare(conn, leaf.envelope, leaf.received_at)
+        except ModelkinError as exc:
+            raise LedgerError(
+                f"ledger entry {index}", f"logged statement no longer verifies: {exc}"
+            ) from exc
+        self._apply(conn, prepared, index)
 
     # ------------------------------------------------------------------ submit
     def submit(self, envelope: dict[str, Any]) -> Receipt:
         """Verify, check, log and store one DSSE envelope; see the module docstring."""
         with self._lock.hold():
-            self.repair()
-            received_at = _now()
-            with self.engine.connect() as conn:
-                prepared = self._prepare(conn, envelope, received_at)
-            leaf = encode_leaf(
-                envelope,
-                received_at,
-                prepared.statement_kind,
-                prepared.statement.signer_keyid,
-                self.blobs,
-            )
-            result = self.ledger.append(leaf)
-            if result.duplicate:  # same bytes, same received_at: cannot happen honestly
-                raise LedgerError("ledger", f"entry already logged at index {result.index}")
-            with self.engine.begin() as conn:
-                self._apply(conn, prepared, result.index)
-                self._set_applied(conn, result.index + 1)
-            return Receipt(
-                record_id=prepared.record_id,
-                kind=prepared.kind.name,
-                ledger_index=result.index,
-                leaf_hash=bytes(result.leaf_hash).hex(),
-                tree_size=result.tree_size,
-                inclusion_proof=[bytes(h).hex() for h in result.inclusion_proof],
-                checkpoint=result.checkpoint,
-                received_at=received_at,
-                warnings=prepared.warnings,
-            )
+            self._release_ledger()  # see appends by other processes
+            try:
+                return self._submit_locked(envelope)
+            finally:
+                self._release_ledger()  # let other processes append
+
+    def _submit_locked(self, envelope: dict[str, Any]) -> Receipt:
+        self.repair()
+        received_at = _now()
+        with self.engine.connect() as conn:
+            prepared = self._prepare(conn, envelope, received_at)
+        leaf = encode_leaf(
+            envelope,
+            received_at,
+            prepared.statement_kind,
+            prepared.statement.signer_keyid,
+            self.blobs,
+        )
+        result = self.ledger.append(leaf)
+        if result.duplicate:  # same bytes, same received_at: cannot happen honestly
+            raise LedgerError("ledger", f"entry already logged at index {result.index}")
+        with self.engine.begin() as conn:
+            self._apply(conn, prepared, result.index)
+            self._set_applied(conn, result.index + 1)
+        return Receipt(
+            record_id=prepared.record_id,
+            kind=prepared.kind.name,
+            ledger_index=result.index,
+            leaf_hash=bytes(result.leaf_hash).hex(),
+            tree_size=result.tree_size,
+            inclusion_proof=[bytes(h).hex() for h in result.inclusion_proof],
+            checkpoint=result.checkpoint,
+            received_at=received_at,
+            warnings=prepared.warnings,
+        )
 
     def _trusted_keys(
         self, conn: Connection, envelope: dict[str, Any], where: str

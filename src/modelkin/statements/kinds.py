@@ -84,9 +84,7 @@ class Kind:
             schema = self.schema()
         except FileNotFoundError as exc:
             raise StatementError(where, f"no schema installed for kind {self.name}") from exc
-        validator = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-        )
+        validator = _validator(self.name, self.version, schema)
         errors = sorted(validator.iter_errors(predicate), key=lambda e: list(e.absolute_path))
         if errors:
             problems = "; ".join(
@@ -94,6 +92,21 @@ class Kind:
                 for e in errors[:3]
             )
             raise StatementError(where, f"predicate does not match {self.schema_file} {problems}")
+
+
+_VALIDATORS: dict[tuple[str, int, int], jsonschema.Draft202012Validator] = {}
+
+
+def _validator(name: str, version: int, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    """Compiled validators, reused: building one costs more than validating a predicate."""
+    key = (name, version, id(schema))
+    v = _VALIDATORS.get(key)
+    if v is None:
+        v = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        _VALIDATORS[key] = v
+    return v
 
 
 @cache

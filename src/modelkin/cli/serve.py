@@ -1,0 +1,47 @@
+"""``modelkin serve``: run the registry's HTTP API and web UI (uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command."""
+
+    @app.command("serve")
+    def serve(
+        home: Annotated[
+            Path | None, typer.Option(help="Data directory (default: MODELKIN_HOME).")
+        ] = None,
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        demo: Annotated[bool, typer.Option(help="Seed the demo registry first.")] = False,
+        tokens: Annotated[
+            Path | None,
+            typer.Option(help="JSON file {token: organisation}; when given, writes need a token."),
+        ] = None,
+        max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
+        writes_per_minute: Annotated[int, typer.Option(help="Write rate limit per client.")] = 120,
+    ) -> None:
+        """Serve the registry (API under /api/v1, docs at /docs, UI at /)."""
+        import uvicorn
+
+        from modelkin.config import Home
+        from modelkin.server import ServerSettings, create_app
+        from modelkin.server.tokens import load_tokens
+
+        root = Home.resolve(home).ensure().root
+        if demo:
+            from modelkin.cli.demo import run_demo
+
+            run_demo(root)
+        settings = ServerSettings(
+            tokens=load_tokens(tokens) if tokens else {},
+            max_body_bytes=max_body,
+            writes_per_minute=writes_per_minute,
+        )
+        typer.echo(f"modelkin registry at http://{host}:{port}/  (data: {root})")
+        uvicorn.run(create_app(root, settings=settings), host=host, port=port, log_level="info")

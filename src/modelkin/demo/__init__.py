@@ -1,0 +1,7 @@
+"""Seed a data home with a small, real, self-explaining registry (``modelkin demo``)."""
+
+from __future__ import annotations
+
+from modelkin.demo.seed import DemoSummary, seed_demo
+
+__all__ = ["DemoSummary", "seed_demo"]

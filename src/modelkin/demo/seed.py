@@ -1,0 +1,162 @@
+"""The demo registry: real models, a dataset, a training run, one true and one false claim.
+
+What is seeded (see ``/work/shared/MODELS.md`` for the models' known history):
+
+* identities ``demo-lab`` (a model lab) and ``demo-auditor``, keys kept in ``<home>/keys``;
+* the real models ``minilm-l6`` (HF safetensors), ``minilm-l3`` (ONNX), ``gemma-270m`` (GGUF)
+  from :mod:`modelkin.fixtures`, plus ``minilm-l6-tuned``: minilm-l6 with light Gaussian
+  noise (:func:`modelkin.synth.transforms.add_noise`, a stand-in for a fine-tune);
+* a dataset over a few real text files written into ``<home>/demo/data``;
+* a training run producing ``minilm-l6-tuned`` from ``minilm-l6`` on that dataset;
+* two derivation claims: ``minilm-l6-tuned`` finetune of ``minilm-l6`` (true) and
+  ``gemma-270m`` finetune of ``minilm-l6`` (false). The registry's own forensic check gives
+  their verdicts when fingerprints are available.
+
+Every step first looks for its record by name, so re-running adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelkin.config import Home
+from modelkin.errors import NotFoundError
+from modelkin.registry import (
+    Registry,
+    dataset_predicate,
+    manifest_from_directory,
+    register_dataset,
+    register_derivation,
+    register_identity,
+    register_model,
+    register_training_run,
+)
+from modelkin.statements import Identity
+
+DEMO_ORG = "Demo Lab"
+DATASET = "demo-sentence-pairs"
+RUN = "demo-tune-minilm-l6"
+TUNED = "minilm-l6-tuned"
+MODELS = (
+    ("minilm-l6", "2.0", "apache-2.0", "Sentence embeddings (search, clustering)."),
+    ("minilm-l3", "2.0", "apache-2.0", "Paraphrase detection embeddings."),
+    ("gemma-270m", "3", "gemma", "Small text generation."),
+)
+TEXTS = {
+    "train.tsv": "a cat sits on the mat\ta cat is sitting on a mat\n"
+    "the sky is blue\tthe colour of the sky is blue\n",
+    "dev.tsv": "dogs bark loudly\ta dog is barking\n",
+    "README.md": "# demo-sentence-pairs\nTiny paraphrase pairs written for the modelkin demo.\n",
+}
+
+
+@dataclass
+class DemoSummary:
+    """What :func:`seed_demo` did: one line per record created or found."""
+
+    home: Path
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+
+def _identity(home: Home, name: str) -> Identity:
+    path = home.keys_dir / f"{name}.key"
+    if path.exists():
+        return Identity.load(path)
+    ident = Identity.generate(name)
+    ident.save(path)
+    return ident
+
+
+def _exists(reg: Registry, name: str, kind: str) -> bool:
+    try:
+        reg.record(name, kind)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _step(reg: Registry, s: DemoSummary, name: str, kind: str, make: Callable[[], object]) -> None:
+    if _exists(reg, name, kind):
+        s.existing.append(f"{kind} {name}")
+        return
+    receipt = make()
+    s.created.append(f"{kind} {name} (ledger #{getattr(receipt, 'ledger_index', '?')})")
+    s.warnings.extend(getattr(receipt, "warnings", []))
+
+
+def seed_demo(
+    home: Path | str | None = None, fetch: Callable[[str], Path] | None = None
+) -> DemoSummary:
+    """Seed (or complete) the demo registry in ``home``; idempotent."""
+    if fetch is None:
+        from modelkin.fixtures import fetch as fetch_fixture
+
+        fetch = fetch_fixture
+    h = Home.resolve(home).ensure()
+    s = DemoSummary(home=h.root)
+    lab, auditor = _identity(h, "demo-lab"), _identity(h, "demo-auditor")
+    with Registry.open(h.root) as reg:
+        known = {i["keyid"] for i in reg.identities()}
+        for ident, org in ((lab, DEMO_ORG), (auditor, "Demo Audit")):
+            if ident.keyid in known:
+                s.existing.append(f"identity {ident.name}")
+            else:
+                register_identity(reg, ident, org)
+                s.created.append(f"identity {ident.name}")
+        paths: dict[str, Path] = {}
+        for mid, version, lic, use in MODELS:
+            paths[mid] = path = fetch(mid)
+            make = functools.partial(
+                register_model, reg, path, lab, name=mid, version=version,
+                organisation=DEMO_ORG, license=lic, intended_use=use)  # fmt: skip
+            _step(reg, s, mid, "model", make)
+        tuned = h.root / "demo" / TUNED
+        if not _exists(reg, TUNED, "model"):
+            from modelkin.synth.transforms import add_noise
+
+            if not tuned.exists():
+                add_noise(paths["minilm-l6"], tuned, scale=0.01, seed=7)
+        _step(reg, s, TUNED, "model", lambda: register_model(
+            reg, tuned, lab, name=TUNED, version="1.0", organisation=DEMO_ORG,
+            license="apache-2.0", intended_use="Sentence embeddings, tuned on demo pairs."))  # fmt: skip
+        data = h.root / "demo" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        for fname, text in TEXTS.items():
+            if not (data / fname).exists():
+                (data / fname).write_text(text, encoding="utf-8")
+        _step(reg, s, DATASET, "dataset", lambda: register_dataset(reg, lab, dataset_predicate(
+            name=DATASET, manifest=manifest_from_directory(data), version="1",
+            organisation=DEMO_ORG, description="Paraphrase pairs written for the demo.",
+            licenses=["CC-BY-4.0"], consent="consented", languages=["en"])))  # fmt: skip
+        _step(reg, s, RUN, "training-run", lambda: register_training_run(
+            reg, lab, name=RUN, hardware_kind="cpu", hardware_count=2,
+            started_at="2026-11-01T10:00:00Z", ended_at="2026-11-01T10:20:00Z", output=TUNED,
+            input_models=["minilm-l6"], datasets=[DATASET], accelerator_hours=0.0,
+            energy_kwh=0.02, organisation=DEMO_ORG))  # fmt: skip
+        claims = {
+            TUNED: (lab, "minilm-l6"),  # true: it is minilm-l6 plus noise
+            "gemma-270m": (auditor, "minilm-l6"),  # false: an unrelated architecture
+        }
+        for child, (signer, parent) in claims.items():
+            done = [
+                d
+                for d in reg.derivations(child)
+                if d.predicate.get("child", {}).get("name") == child
+            ]
+            if done:
+                s.existing.append(f"derivation {child} <- {parent}")
+            else:
+                r = register_derivation(
+                    reg, signer, child=child, parents=[parent], relation="finetune",
+                    notes="demo claim")  # fmt: skip
+                s.created.append(f"derivation {child} <- {parent} (ledger #{r.ledger_index})")
+                done = [reg.record(r.record_id)]
+            verdicts = [v.verdict for v in done[0].verifications]
+            s.verdicts[f"{child} finetune of {parent}"] = verdicts[0] if verdicts else "unchecked"
+    return s

@@ -1,0 +1,257 @@
+"""Building a :class:`Fingerprint` from a model on disk.
+
+Fast mode reads only what the tests need: seeded row blocks of every role (the reader
+touches only the quantized blocks holding them), full MLP matrices of a bounded number of
+layers for unit matching, and the embedding rows of a seeded set of tokens. Memory is
+bounded by the largest single tensor read. Full mode also hashes every file and the
+float32 values of every tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from modelkin.arch import Role, RoleMap, read_role, role_map, role_shape, structure
+from modelkin.errors import ModelkinError
+from modelkin.fingerprint.arrays import pack
+from modelkin.fingerprint.model import FINGERPRINT_VERSION, Fingerprint, is_fingerprint_file
+from modelkin.fingerprint.sampling import (
+    SAMPLE_1D,
+    columns,
+    hidden_subset,
+    positions_1d,
+    rng_for,
+    row_blocks,
+)
+from modelkin.fingerprint.stats import summarize
+from modelkin.io import TensorSource, open_model
+
+#: Files up to this size are hashed even in fast mode (cheap, and enables `identical`).
+FAST_HASH_LIMIT = 64 * 1024 * 1024
+#: Hidden dimensions describing each MLP unit, and the byte budget for unit features.
+UNIT_DIMS = 32
+UNIT_BUDGET_BYTES = 2_500_000
+#: Unit matching is cubic in the unit count: wider MLPs are not stored.
+MAX_UNITS = 4096
+MAX_UNIT_LAYERS = 8
+#: Token-keyed embedding rows kept for the tokenizer/embedding test.
+TOKEN_ROWS = 128
+_CHUNK = 1 << 20
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def token_hash32(token: str) -> int:
+    """32-bit hash of a token string (seed-free, so vocabularies can be intersected)."""
+    return int.from_bytes(hashlib.sha256(token.encode("utf-8")).digest()[:4], "little")
+
+
+def _files(source: TensorSource, mode: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for f in source.files():
+        size = f.stat().st_size
+        full = mode == "full" or size <= FAST_HASH_LIMIT
+        out[f.name] = {"size": size, "sha256": _sha256_file(f) if full else None}
+    return out
+
+
+def _read_sample(
+    source: TensorSource, role: Role, ref: Any, shape: tuple[int, ...], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows read, sample) of one role: fast mode's only access to the weights."""
+    if len(shape) == 1:
+        full = read_role(source, ref).reshape(-1)
+        return full, full[positions_1d(seed, role.kind, role.param, shape[0])]
+    if ref.rows is None and (ref.transposed or ref.row_period is not None):
+        whole = read_role(source, ref).reshape(shape[0], -1)
+        blocks = [whole[s] for s in row_blocks(seed, role.kind, role.param, shape)]
+    else:
+        base = ref.row_start or 0
+        blocks = [
+            source.read(ref.name, slice(base + s.start, base + s.stop)).reshape(s.stop - s.start, -1)
+            for s in row_blocks(seed, role.kind, role.param, shape)
+        ]
+    rows = np.concatenate(blocks, axis=0)
+    return rows, rows[:, columns(seed, role.kind, role.param, shape)]
+
+
+def _roles(
+    source: TensorSource, rm: RoleMap, mode: str, seed: int, tensors: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    infos = {t.name: t for t in source.tensors()}
+    out: dict[str, dict[str, Any]] = {}
+    for role in sorted(rm.roles, key=lambda r: (r.layer is not None, r.layer or 0, r.kind, r.param)):
+        ref = rm.roles[role]
+        info = infos.get(ref.name)
+        if info is None or info.numel == 0:
+            continue
+        shape = role_shape(info, ref)
+        if mode == "full":
+            whole = read_role(source, ref)
+            digest = hashlib.sha256(np.ascontiguousarray(whole, dtype="<f4").tobytes()).hexdigest()
+            tensors[str(role)] = digest
+            stats = summarize(whole.reshape(shape[0], -1) if whole.ndim > 1 else whole)
+            if whole.ndim == 1:
+                sample = whole[positions_1d(seed, role.kind, role.param, shape[0])]
+            else:
+                w2 = whole.reshape(shape[0], -1)
+                rows = np.concatenate([w2[s] for s in row_blocks(seed, role.kind, role.param, shape)])
+                sample = rows[:, columns(seed, role.kind, role.param, shape)]
+        else:
+            rows, sample = _read_sample(source, role, ref, shape, seed)
+            stats = summarize(rows)
+        out[str(role)] = {
+            "kind": role.kind,
+            "layer": role.layer,
+            "param": role.param,
+            "shape": list(shape),
+            "dtype": info.dtype,
+            "quantized": bool(info.quantized),
+            "stats": stats,
+            "sample": pack(sample),
+        }
+    return out
+
+
+def _unit_layers(num_layers: int, per_layer_bytes: int) -> list[int]:
+    budget = max(1, UNIT_BUDGET_BYTES // max(1, per_layer_bytes))
+    k = min(num_layers, MAX_UNIT_LAYERS, budget)
+    if k >= num_layers:
+        return list(range(num_layers))
+    return sorted({int(round(x)) for x in np.linspace(0, num_layers - 1, k)})
+
+
+def _units(source: TensorSource, rm: RoleMap, seed: int, notes: list[str]) -> dict[str, Any]:
+    """Per-unit features of MLP neurons for the matching test (Zhu et al. 2025).
+
+    Each unit is described twice, by two different matrices: its up-projection row and its
+    gate row (gated MLPs) or its down-projection column (BERT/GPT-2), both restricted to a
+    seeded subset of hidden dimensions."""
+    infos = {t.name: t for t in source.tensors()}
+    up0 = rm.get("mlp_up", 0)
+    if up0 is None or up0.name not in infos:
+        return {}
+    units, hidden = role_shape(infos[up0.name], up0)[:2]
+    if units > MAX_UNITS:
+        notes.append(f"MLP has {units} units (> {MAX_UNITS}): unit matching features not stored")
+        return {}
+    dims = hidden_subset(seed, hidden, UNIT_DIMS)
+    out: dict[str, Any] = {}
+    for layer in _unit_layers(rm.num_layers, units * len(dims) * 4):
+        up, gate, down = rm.get("mlp_up", layer), rm.get("mlp_gate", layer), rm.get("mlp_down", layer)
+        if up is None:
+            continue
+        a = read_role(source, up)
+        if a.shape != (units, hidden):
+            continue
+        if gate is not None:
+            b, pair = read_role(source, gate), "up/gate"
+        elif down is not None:
+            b, pair = read_role(source, down).T, "up/down"
+        else:
+            continue
+        if b.shape != (units, hidden):
+            continue
+        out[str(layer)] = {"pair": pair, "a": pack(a[:, dims]), "b": pack(b[:, dims])}
+    return out
+
+
+def _tokenizer(source: TensorSource, rm: RoleMap, seed: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    tok = source.tokenizer()
+    if tok is None:
+        return None, None
+    hashes = np.array(sorted({token_hash32(t) for t in tok.tokens if t}), dtype=np.uint32)
+    summary = tok.summary()
+    summary["token_hashes"] = pack(hashes, "u32")
+    ref = rm.get("embed_tokens")
+    if ref is None:
+        return summary, None
+    infos = {t.name: t for t in source.tensors()}
+    info = infos.get(ref.name)
+    if info is None:
+        return summary, None
+    rows_total = role_shape(info, ref)[0]
+    # Pick tokens by a seeded hash of their text, so two vocabularies choose the same ones.
+    keyed = []
+    for i, t in enumerate(tok.tokens[:rows_total]):
+        if t:
+            h = int.from_bytes(hashlib.sha256(f"{seed}|{t}".encode()).digest()[:8], "little")
+            keyed.append((h, i, t))
+    keyed.sort()
+    chosen = sorted(keyed[: 4 * TOKEN_ROWS], key=lambda x: x[0])[:TOKEN_ROWS]
+    rows = []
+    for _, i, _t in chosen:
+        base = ref.row_start or 0
+        if ref.transposed or ref.row_period is not None:
+            return summary, None
+        rows.append(source.read(ref.name, slice(base + i, base + i + 1)).reshape(-1))
+    if not rows:
+        return summary, None
+    tokens = {
+        "hashes": [token_hash32(t) for _, _, t in chosen],
+        "rows": pack(np.stack(rows)),
+    }
+    return summary, tokens
+
+
+def fingerprint_source(
+    source: TensorSource, *, mode: Literal["fast", "full"] = "fast", seed: int = 0
+) -> Fingerprint:
+    """Fingerprint an open :class:`TensorSource`."""
+    if mode not in ("fast", "full"):
+        raise ModelkinError(source.path, f"unknown fingerprint mode {mode!r} (fast or full)")
+    rm = role_map(source)
+    if not rm.roles:
+        raise ModelkinError(source.path, "no tensor could be given a canonical role")
+    notes = list(rm.notes) + list(source.problems())
+    tensors: dict[str, str] = {}
+    roles = _roles(source, rm, mode, seed, tensors)
+    tok, tokens = _tokenizer(source, rm, seed)
+    return Fingerprint(
+        version=FINGERPRINT_VERSION,
+        mode=mode,
+        seed=seed,
+        format=source.format,
+        name=source.path.name,
+        files=_files(source, mode),
+        structure=structure(source, rm).to_dict() | {"digest": structure(source, rm).digest()},
+        tokenizer=tok,
+        roles=roles,
+        tensors=tensors,
+        units=_units(source, rm, seed, notes),
+        tokens=tokens,
+        notes=notes,
+    )
+
+
+def fingerprint_model(
+    path: str | Path, *, mode: Literal["fast", "full"] = "fast", seed: int = 0
+) -> Fingerprint:
+    """Fingerprint the model at ``path`` (any format :func:`modelkin.io.open_model` reads)."""
+    with open_model(path) as source:
+        return fingerprint_source(source, mode=mode, seed=seed)
+
+
+def load_or_fingerprint(
+    path_or_fp: str | Path | Fingerprint, *, mode: Literal["fast", "full"] = "fast", seed: int = 0
+) -> Fingerprint:
+    """A fingerprint from a fingerprint object, a fingerprint file or a model path."""
+    if isinstance(path_or_fp, Fingerprint):
+        return path_or_fp
+    p = Path(path_or_fp)
+    if is_fingerprint_file(p):
+        return Fingerprint.load(p)
+    return fingerprint_model(p, mode=mode, seed=seed)
+
+
+__all__ = ["SAMPLE_1D", "fingerprint_model", "fingerprint_source", "load_or_fingerprint", "rng_for"]

@@ -1,0 +1,165 @@
+"""The :class:`Fingerprint`: what the forensic tests need to know about one model.
+
+It is plain data (a JSON tree) so that it is stable, versioned and diffable. On disk it is
+gzip-compressed canonical JSON (RFC 8785) with a zero gzip timestamp, so the same model,
+mode and seed always give the same bytes; :meth:`Fingerprint.digest` hashes the canonical
+JSON, not the gzip stream.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from modelkin.errors import ModelkinError
+
+#: Version of the fingerprint layout; :meth:`Fingerprint.load` refuses any other.
+FINGERPRINT_VERSION = 1
+#: Largest fingerprint file (compressed and uncompressed) accepted by :meth:`load`.
+MAX_FINGERPRINT_BYTES = 64 * 1024 * 1024
+_MAGIC = b"\x1f\x8b"
+_REQUIRED = ("version", "mode", "seed", "format", "files", "structure", "roles")
+
+
+@dataclass
+class Fingerprint:
+    """A model's fingerprint.
+
+    ``files`` maps file name to ``{"size", "sha256"}`` (``sha256`` is None for large files
+    in fast mode); ``tensors`` maps tensor name to the sha256 of its float32 values (full
+    mode only); ``roles`` maps a role string (``"L3.attn_q.weight"``) to its shape,
+    statistics and seeded sample; ``units`` holds per-layer MLP unit features for matching;
+    ``tokens`` the token-keyed embedding rows.
+    """
+
+    version: int
+    mode: str
+    seed: int
+    format: str
+    name: str
+    files: dict[str, dict[str, Any]]
+    structure: dict[str, Any]
+    tokenizer: dict[str, Any] | None
+    roles: dict[str, dict[str, Any]]
+    tensors: dict[str, str] = field(default_factory=dict)
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "mode": self.mode,
+            "seed": self.seed,
+            "format": self.format,
+            "name": self.name,
+            "files": self.files,
+            "structure": self.structure,
+            "tokenizer": self.tokenizer,
+            "roles": self.roles,
+            "tensors": self.tensors,
+            "units": self.units,
+            "tokens": self.tokens,
+            "notes": self.notes,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """RFC 8785 canonical JSON of :meth:`to_dict`."""
+        return bytes(rfc8785.dumps(self.to_dict()))
+
+    def digest(self) -> str:
+        """sha256 (hex) of the canonical bytes: the fingerprint's identity."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def save(self, path: str | Path) -> Path:
+        """Write as deterministic gzip (timestamp 0) canonical JSON."""
+        p = Path(path)
+        data = gzip.compress(self.canonical_bytes(), compresslevel=9, mtime=0)
+        try:
+            p.write_bytes(data)
+        except OSError as exc:
+            raise ModelkinError(p, f"cannot write fingerprint: {exc.strerror or exc}") from None
+        return p
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "fingerprint") -> Fingerprint:
+        """Validate and build; refuses unknown versions and missing or mistyped fields."""
+        if not isinstance(d, dict):
+            raise ModelkinError(where, "not a fingerprint (top level is not an object)")
+        if d.get("version") != FINGERPRINT_VERSION:
+            raise ModelkinError(
+                where,
+                f"unsupported fingerprint version {d.get('version')!r} "
+                f"(this modelkin reads version {FINGERPRINT_VERSION})",
+            )
+        missing = [k for k in _REQUIRED if k not in d]
+        if missing:
+            raise ModelkinError(where, f"malformed fingerprint: missing {', '.join(missing)}")
+        if d["mode"] not in ("fast", "full") or not isinstance(d["seed"], int):
+            raise ModelkinError(where, "malformed fingerprint: bad mode or seed")
+        for key in ("files", "structure", "roles"):
+            if not isinstance(d[key], dict):
+                raise ModelkinError(where, f"malformed fingerprint: {key} is not an object")
+        for key in ("tensors", "units"):
+            if not isinstance(d.get(key, {}), dict):
+                raise ModelkinError(where, f"malformed fingerprint: {key} is not an object")
+        for name, r in d["roles"].items():
+            if not isinstance(r, dict) or not isinstance(r.get("shape"), list):
+                raise ModelkinError(where, f"malformed fingerprint: role {name!r}")
+        tok = d.get("tokenizer")
+        if tok is not None and not isinstance(tok, dict):
+            raise ModelkinError(where, "malformed fingerprint: tokenizer is not an object")
+        return cls(
+            version=d["version"],
+            mode=d["mode"],
+            seed=d["seed"],
+            format=str(d["format"]),
+            name=str(d.get("name", "")),
+            files=d["files"],
+            structure=d["structure"],
+            tokenizer=tok,
+            roles=d["roles"],
+            tensors=d.get("tensors") or {},
+            units=d.get("units") or {},
+            tokens=d.get("tokens"),
+            notes=[str(n) for n in d.get("notes") or []],
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fingerprint:
+        """Read a fingerprint file written by :meth:`save` (bounded, validated)."""
+        p = Path(path)
+        try:
+            with p.open("rb") as f:
+                raw = f.read(MAX_FINGERPRINT_BYTES + 1)
+        except OSError as exc:
+            raise ModelkinError(p, f"cannot read fingerprint: {exc.strerror or exc}") from None
+        if len(raw) > MAX_FINGERPRINT_BYTES:
+            raise ModelkinError(p, "fingerprint file too large")
+        if raw[:2] != _MAGIC:
+            raise ModelkinError(p, "not a fingerprint file (not gzip)")
+        try:
+            d = zlib.decompressobj(wbits=31)
+            text = d.decompress(raw, MAX_FINGERPRINT_BYTES + 1)
+            if len(text) > MAX_FINGERPRINT_BYTES or d.unconsumed_tail:
+                raise ModelkinError(p, "fingerprint decompresses to more than the limit")
+            obj = json.loads(text.decode("utf-8"))
+        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelkinError(p, f"malformed fingerprint file: {exc}") from None
+        return cls.from_dict(obj, str(p))
+
+
+def is_fingerprint_file(path: Path) -> bool:
+    """True when ``path`` is a file starting with the gzip magic (models never do)."""
+    try:
+        with path.open("rb") as f:
+            return path.is_file() and f.read(2) == _MAGIC
+    except OSError:
+        return False

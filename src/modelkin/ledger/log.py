@@ -1,0 +1,500 @@
+"""The ledger: a durable, append-only RFC 6962 log with signed C2SP checkpoints.
+
+One sequencer thread owns all writes. ``append`` hands its entry to the sequencer and
+blocks; the sequencer drains whatever is queued (group commit, at most ``max_batch``
+entries a transaction), hashes the new leaves into the stored subtree hashes, signs a
+checkpoint of the new tree, commits everything in one SQLite transaction, then records the
+signed size and root in ``signed.state`` (outside the database, fsynced) and only then wakes
+the callers with their index, inclusion proof and checkpoint. On open, a database smaller
+than ``signed.state`` (a restore from an old backup) or one whose tree at that size has a
+different root is refused: the log must never sign a smaller or inconsistent tree.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from modelkin.errors import LedgerError, NotFoundError
+from modelkin.ledger import _store
+from modelkin.ledger import merkle as mk
+from modelkin.ledger import note as _note
+from modelkin.ledger.checkpoint import Checkpoint
+
+MAX_ENTRY = 65535
+"""Largest entry: C2SP tlog-tiles entry bundles prefix each entry with a uint16 length."""
+DB_NAME, KEY_NAME, VKEY_NAME, STATE_NAME, LOCK_NAME = (
+    "log.db",
+    "log.key",
+    "log.vkey",
+    "signed.state",
+    "log.lock",
+)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append returns once the entry is durable and integrated."""
+
+    index: int
+    leaf_hash: bytes
+    duplicate: bool
+    tree_size: int
+    inclusion_proof: list[bytes]
+    checkpoint: str
+
+    def tlog_proof(self, extra: bytes | None = None) -> str:
+        """This result as a C2SP ``.tlog-proof`` offline bundle."""
+        from modelkin.ledger.tlogproof import format_proof
+
+        return format_proof(self.index, self.inclusion_proof, self.checkpoint, extra)
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of a full recomputation: ``problems`` name the indexes that are wrong."""
+
+    size: int
+    checkpoints: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Job:
+    entries: list[bytes]
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[AppendResult] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _fsync_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Atomically replace ``path``: write a temp file, fsync, rename, fsync the directory."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class Ledger:
+    """A transparency log in one directory (``log.db``, ``log.key``, ``signed.state``)."""
+
+    def __init__(
+        self, directory: Path, conn: sqlite3.Connection, signer: _note.Signer, origin: str
+    ) -> None:
+        self.directory = directory
+        self.origin = origin
+        self._conn = conn
+        self._signer = signer
+        self._lock = threading.RLock()
+        self._cache: dict[int, bytes] = {}
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lockfd: int | None = None
+        self.max_batch = 256
+        self.batch_wait_s = 0.0
+        self._size = int(_store.get_meta(conn, "size") or 0)
+        self._frontier = self._load_frontier(self._size)
+        row = conn.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        self._checkpoint: str = row[0] if row else ""
+
+    # ---- opening -------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: Path, *, origin: str | None = None, create: bool = True) -> Ledger:
+        """Open the log in ``directory``; creating one needs ``origin`` (its key name)."""
+        directory = Path(directory)
+        db, keyf = directory / DB_NAME, directory / KEY_NAME
+        if not db.exists():
+            if not create:
+                raise LedgerError(directory, "no log here (run 'modelkin ledger init')")
+            if not origin:
+                raise LedgerError(directory, "creating a log needs an origin, e.g. example.org/log")
+            directory.mkdir(parents=True, exist_ok=True)
+            signer = _note.Signer.generate(origin)
+            if keyf.exists():
+                raise LedgerError(keyf, "key exists but log.db is missing; refusing to reuse it")
+            fd = os.open(keyf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(signer.private_text() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            (directory / VKEY_NAME).write_text(str(signer.verifier) + "\n")
+            conn = _store.connect(db)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO meta VALUES('origin', ?)", (origin,))
+            conn.execute("INSERT INTO meta VALUES('size', '0')")
+            body = Checkpoint(origin, 0, mk.EMPTY_ROOT).body()
+            conn.execute(
+                "INSERT INTO checkpoints VALUES(0, ?, ?)",
+                (mk.EMPTY_ROOT, _note.sign(body, signer)),
+            )
+            conn.execute("COMMIT")
+            log = cls(directory, conn, signer, origin)
+            log._write_state()
+            return log
+        try:
+            signer = _note.Signer.parse(keyf.read_text())
+        except OSError as exc:
+            raise LedgerError(keyf, f"cannot read the log key ({exc.strerror})") from exc
+        conn = _store.connect(db)
+        stored_origin = _store.get_meta(conn, "origin")
+        if stored_origin is None:
+            raise LedgerError(db, "database has no origin; not a modelkin log")
+        if origin is not None and origin != stored_origin:
+            raise LedgerError(directory, f"log origin is {stored_origin!r}, not {origin!r}")
+        log = cls(directory, conn, signer, stored_origin)
+        log._check_state()
+        return log
+
+    def _check_state(self) -> None:
+        """Refuse a log that shrank or diverged from what it last signed."""
+        path = self.directory / STATE_NAME
+        try:
+            state = json.loads(path.read_text())
+            size, root = int(state["size"]), _note.unb64(state["root"], str(path))
+        except FileNotFoundError:
+            return
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LedgerError(path, f"unreadable signed state ({exc})") from exc
+        if size > self._size:
+            raise LedgerError(
+                self.directory,
+                f"log shrank: it last signed size {size} but the database holds {self._size} "
+                "entries (restored from an old backup?); refusing to sign a smaller tree",
+            )
+        if self.root(size) != root:
+            raise LedgerError(
+                self.directory,
+                f"database tree at size {size} differs from the root the log signed; "
+                "refusing to sign an inconsistent tree",
+            )
+
+    def _write_state(self) -> None:
+        state = {"size": self._size, "root": _note.b64(self._frontier_root())}
+        _fsync_write(self.directory / STATE_NAME, json.dumps(state).encode())
+
+    # ---- hashes ----------------------------------------------------------------------
+    def _get(self, level: int, index: int) -> bytes:
+        key = _store.hash_id(level, index)
+        h = self._cache.get(key)
+        if h is not None:
+            return h
+        with self._lock:
+            if level == 0:
+                row = self._conn.execute(
+                    "SELECT leaf FROM entries WHERE idx=?", (index,)
+                ).fetchone()
+            else:
+                row = self._conn.execute("SELECT hash FROM hashes WHERE id=?", (key,)).fetchone()
+        if row is None:
+            raise LedgerError(self.directory / DB_NAME, f"missing hash level {level} index {index}")
+        return bytes(row[0])
+
+    def _load_frontier(self, size: int) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        start = 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size >> level & 1:
+                out.append((level, self._get(level, start >> level)))
+                start += 1 << level
+        return out
+
+    def _frontier_root(self) -> bytes:
+        if not self._frontier:
+            return mk.EMPTY_ROOT
+        r = self._frontier[-1][1]
+        for _, h in reversed(self._frontier[:-1]):
+            r = mk.node_hash(h, r)
+        return r
+
+    # ---- appending -----------------------------------------------------------------
+    def append(self, entry: bytes) -> AppendResult:
+        """Append one entry; returns once it is durable, integrated and signed."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: list[bytes]) -> list[AppendResult]:
+        """Append entries in order (one job for the sequencer); results in the same order."""
+        for i, e in enumerate(entries):
+            if not isinstance(e, bytes | bytearray | memoryview):
+                raise LedgerError(f"entry {i}", "entries must be bytes")
+            if len(e) > MAX_ENTRY:
+                raise LedgerError(
+                    f"entry {i}", f"{len(e)} bytes exceeds the {MAX_ENTRY}-byte entry limit"
+                )
+        if not entries:
+            return []
+        job = _Job([bytes(e) for e in entries])
+        self._start()
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            if isinstance(job.error, LedgerError):
+                raise job.error
+            raise LedgerError(self.directory, f"append failed: {job.error}") from job.error
+        return job.results
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                raise LedgerError(
+                    self.directory, "log is being appended by another process"
+                ) from exc
+            self._lockfd = fd
+            self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            pending = len(job.entries)
+            stop = False
+            while pending < self.max_batch:
+                try:
+                    nxt = (
+                        self._queue.get(timeout=self.batch_wait_s)
+                        if self.batch_wait_s > 0
+                        else self._queue.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                jobs.append(nxt)
+                pending += len(nxt.entries)
+            try:
+                self._integrate(jobs)
+            except BaseException as exc:  # handed to every waiting caller
+                for j in jobs:
+                    j.error = exc
+            for j in jobs:
+                j.done.set()
+            if stop:
+                return
+
+    def _integrate(self, jobs: list[_Job]) -> None:
+        """Sequence, store and sign the queued entries, ``max_batch`` per transaction."""
+        flat = [e for j in jobs for e in j.entries]
+        placed: list[tuple[int, bytes, bool]] = []
+        for start in range(0, len(flat), self.max_batch):
+            placed.extend(self._commit_batch(flat[start : start + self.max_batch]))
+        size, note_text = self._size, self._checkpoint
+        pos = 0
+        for j in jobs:
+            for _ in j.entries:
+                idx, lh, dup = placed[pos]
+                pos += 1
+                proof = mk.inclusion_proof(idx, size, self._get)
+                j.results.append(AppendResult(idx, lh, dup, size, proof, note_text))
+
+    def _commit_batch(self, batch: list[bytes]) -> list[tuple[int, bytes, bool]]:
+        out: list[tuple[int, bytes, bool]] = []
+        new_rows: list[tuple[int, bytes, bytes]] = []
+        new_hashes: list[tuple[int, bytes]] = []
+        seen: dict[bytes, int] = {}
+        old_size, old_frontier = self._size, list(self._frontier)
+        size = self._size
+        frontier = self._frontier
+        with self._lock:
+            for data in batch:
+                lh = mk.leaf_hash(data)
+                idx = seen.get(lh)
+                if idx is None:
+                    row = self._conn.execute(
+                        "SELECT idx FROM entries WHERE leaf=?", (lh,)
+                    ).fetchone()
+                    idx = None if row is None else int(row[0])
+                if idx is not None:
+                    out.append((idx, lh, True))
+                    continue
+                idx = size
+                seen[lh] = idx
+                new_rows.append((idx, lh, data))
+                self._cache[_store.hash_id(0, idx)] = lh
+                frontier.append((0, lh))
+                size += 1
+                while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
+                    (lvl, right), (_, left) = frontier.pop(), frontier.pop()
+                    h = mk.node_hash(left, right)
+                    key = _store.hash_id(lvl + 1, (size >> (lvl + 1)) - 1)
+                    new_hashes.append((key, h))
+                    self._cache[key] = h
+                    frontier.append((lvl + 1, h))
+                out.append((idx, lh, False))
+            if not new_rows:
+                return out
+            self._size = size
+            root = self._frontier_root()
+            note_text = _note.sign(Checkpoint(self.origin, size, root).body(), self._signer)
+            try:
+                c = self._conn
+                c.execute("BEGIN IMMEDIATE")
+                c.executemany("INSERT INTO entries VALUES(?,?,?)", new_rows)
+                c.executemany("INSERT INTO hashes VALUES(?,?)", new_hashes)
+                c.execute("UPDATE meta SET v=? WHERE k='size'", (str(size),))
+                c.execute("INSERT INTO checkpoints VALUES(?,?,?)", (size, root, note_text))
+                c.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                self._size, self._frontier = old_size, old_frontier
+                for i, _, _ in new_rows:
+                    self._cache.pop(_store.hash_id(0, i), None)
+                for k, _ in new_hashes:
+                    self._cache.pop(k, None)
+                raise LedgerError(self.directory / DB_NAME, f"write failed: {exc}") from exc
+            self._checkpoint = note_text
+            self._write_state()
+            if len(self._cache) > 4_000_000:
+                self._cache.clear()
+        return out
+
+    # ---- reading ---------------------------------------------------------------------
+    def size(self) -> int:
+        """Number of entries integrated (equal to the latest checkpoint's size)."""
+        return self._size
+
+    def _check_index(self, index: int, size: int) -> None:
+        if not 0 <= index < size:
+            raise NotFoundError(f"entry {index}", f"no such entry in a log of size {size}")
+
+    def entry(self, index: int) -> bytes:
+        """The bytes of entry ``index``."""
+        self._check_index(index, self._size)
+        with self._lock:
+            row = self._conn.execute("SELECT data FROM entries WHERE idx=?", (index,)).fetchone()
+        if row is None:
+            raise LedgerError(
+                self.directory / DB_NAME, f"entry {index} is missing from the database"
+            )
+        return bytes(row[0])
+
+    def entries(self, start: int, stop: int) -> list[bytes]:
+        """Entries ``[start, stop)`` (clipped to the log size)."""
+        stop = min(stop, self._size)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM entries WHERE idx>=? AND idx<? ORDER BY idx", (start, stop)
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def index_of(self, leaf_hash: bytes) -> int | None:
+        """Index of the entry with this RFC 6962 leaf hash, if logged."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT idx FROM entries WHERE leaf=?", (bytes(leaf_hash),)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _size_arg(self, size: int | None) -> int:
+        cur = self._size
+        if size is None:
+            return cur
+        if not 0 <= size <= cur:
+            raise NotFoundError(f"size {size}", f"the log has only {cur} entries")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """Tree head of the first ``size`` entries (default: the whole log)."""
+        return mk.tree_root(self._size_arg(size), self._get)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        n = self._size_arg(size)
+        self._check_index(index, n)
+        return mk.inclusion_proof(index, n, self._get)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from size ``old`` to ``new`` (empty for old 0)."""
+        new = self._size_arg(new)
+        if not 0 <= old <= new:
+            raise LedgerError(f"sizes {old} {new}", "old size must be between 0 and new size")
+        return mk.consistency_proof(old, new, self._get)
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint (C2SP signed note)."""
+        return self._checkpoint
+
+    def checkpoints(self) -> list[str]:
+        """Every checkpoint the log signed, smallest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT note FROM checkpoints ORDER BY size").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def verifier_key(self) -> str:
+        """The log's signed-note verifier key ``name+hex(keyID)+base64(0x01||pub)``."""
+        return str(self._signer.verifier)
+
+    def tlog_proof(self, index: int, extra: bytes | None = None) -> str:
+        """C2SP ``.tlog-proof`` for ``index`` against the latest checkpoint."""
+        from modelkin.ledger.tlogproof import format_proof
+
+        return format_proof(index, self.inclusion_proof(index), self._checkpoint, extra)
+
+    def iter_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every stored entry row ``(idx, leaf, data)`` in index order, straight from disk."""
+        cur = self._conn.cursor()
+        cur.execute("SELECT idx, leaf, data FROM entries ORDER BY idx")
+        while rows := cur.fetchmany(4096):
+            for idx, leaf, data in rows:
+                yield int(idx), bytes(leaf), bytes(data)
+
+    def verify(self) -> VerifyReport:
+        """Recompute the whole tree from stored entries and check every stored hash and
+        every checkpoint (signature and root); problems name the entry indexes."""
+        from modelkin.ledger.verify import verify_log
+
+        with self._lock:
+            return verify_log(self)
+
+    # ---- lifecycle -----------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the sequencer (after queued appends finish) and close the database."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._lockfd is not None:
+            os.close(self._lockfd)
+            self._lockfd = None
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,73 @@
+"""C2SP tlog-proof: an offline-verifiable ``.tlog-proof`` bundle for one entry.
+
+Format (c2sp.org/tlog-proof@v1): the line ``c2sp.org/tlog-proof@v1``, an optional
+``extra <base64>`` line, ``index <n>``, the inclusion proof hashes in base64 one per line,
+a blank line, then the signed checkpoint note (with any cosignatures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelkin.errors import LedgerError
+from modelkin.ledger import merkle as mk
+from modelkin.ledger import note as _note
+from modelkin.ledger.checkpoint import Checkpoint, open_checkpoint
+
+HEADER = "c2sp.org/tlog-proof@v1"
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    """A parsed proof bundle (nothing verified yet)."""
+
+    index: int
+    proof: list[bytes]
+    checkpoint: str
+    extra: bytes | None = None
+
+
+def format_proof(
+    index: int, proof: list[bytes], checkpoint: str, extra: bytes | None = None
+) -> str:
+    """Render a ``.tlog-proof`` text."""
+    lines = [HEADER]
+    if extra is not None:
+        lines.append(f"extra {_note.b64(extra)}")
+    lines.append(f"index {index}")
+    lines.extend(_note.b64(p) for p in proof)
+    return "\n".join(lines) + "\n\n" + checkpoint
+
+
+def parse_proof(text: str, where: str = "tlog-proof") -> TlogProof:
+    """Parse a ``.tlog-proof`` text strictly."""
+    head, sep, cp = text.partition("\n\n")
+    if not sep:
+        raise LedgerError(where, "no blank line before the checkpoint")
+    lines = head.split("\n")
+    if lines[0] != HEADER:
+        raise LedgerError(where, f"first line must be {HEADER}")
+    pos, extra = 1, None
+    if pos < len(lines) and lines[pos].startswith("extra "):
+        extra = _note.unb64(lines[pos][6:], where)
+        pos += 1
+    if pos >= len(lines) or not lines[pos].startswith("index "):
+        raise LedgerError(where, "missing index line")
+    idx_s = lines[pos][6:]
+    if not idx_s.isdigit() or (idx_s != "0" and idx_s.startswith("0")):
+        raise LedgerError(where, f"bad index {idx_s[:30]!r}")
+    hashes = [_note.unb64(x, where) for x in lines[pos + 1 :]]
+    if len(hashes) > 63 or any(len(h) != 32 for h in hashes):
+        raise LedgerError(where, "proof hashes must be at most 63 32-byte hashes")
+    return TlogProof(int(idx_s), hashes, cp, extra)
+
+
+def verify_proof(
+    text: str, entry: bytes, vkey: str, where: str = "tlog-proof"
+) -> tuple[TlogProof, Checkpoint]:
+    """Verify a bundle offline: checkpoint signature by ``vkey`` and inclusion of ``entry``."""
+    p = parse_proof(text, where)
+    cp, _ = open_checkpoint(p.checkpoint, _note.Verifier.parse(vkey), where)
+    if not mk.verify_inclusion(mk.leaf_hash(entry), p.index, cp.size, p.proof, cp.root):
+        raise LedgerError(where, f"entry is not included at index {p.index} (bad proof)")
+    return p, cp

@@ -1,0 +1,168 @@
+"""Registry endpoints: submit a signed statement; read records, lineage, labels, exports.
+
+Submission takes a DSSE envelope (JSON) exactly as :meth:`Registry.submit` does; the
+registry verifies the signature against the signer's registered key and the predicate's
+schema, logs it and answers with index + inclusion proof + signed checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from modelkin.errors import ModelkinError
+from modelkin.labels import build_label
+from modelkin.labels.outputs import EXPORT_FORMATS, LABEL_FORMATS, MEDIA_TYPES, export, render
+from modelkin.server.deps import get_state
+from modelkin.server.guards import check_write
+from modelkin.server.state import ServerState
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+State = Annotated[ServerState, Depends(get_state)]
+Ref = Annotated[str, "record id, id prefix (>= 8 hex), subject digest or name"]
+
+ENVELOPE_EXAMPLE = {
+    "payloadType": "application/vnd.in-toto+json",
+    "payload": "<base64 in-toto Statement v1>",
+    "signatures": [{"keyid": "<registered key id>", "sig": "<base64 Ed25519 over PAE>"}],
+}
+
+
+@router.post("/statements", status_code=201, summary="Submit a signed statement")
+def submit(
+    request: Request,
+    state: State,
+    envelope: Annotated[dict[str, Any], Body(examples=[ENVELOPE_EXAMPLE])],
+) -> JSONResponse:
+    """Verify, log and store one DSSE envelope; returns the ledger receipt."""
+    check_write(request, state.settings, state.limiter)
+    receipt = state.locked(lambda: state.registry.submit(envelope))
+    return JSONResponse(receipt.to_dict(), status_code=201)
+
+
+def _listing(records: list[Any]) -> dict[str, Any]:
+    return {"count": len(records), "items": [r.to_dict() for r in records]}
+
+
+@router.get("/models", summary="Registered models")
+def models(state: State) -> dict[str, Any]:
+    return _listing(state.registry.models())
+
+
+@router.get("/datasets", summary="Registered datasets")
+def datasets(state: State) -> dict[str, Any]:
+    return _listing(state.registry.datasets())
+
+
+@router.get("/training-runs", summary="Registered training runs")
+def training_runs(state: State) -> dict[str, Any]:
+    return _listing(state.registry.training_runs())
+
+
+@router.get("/products", summary="Registered products")
+def products(state: State) -> dict[str, Any]:
+    return _listing(state.registry.products())
+
+
+@router.get("/works", summary="Registered works")
+def works(state: State) -> dict[str, Any]:
+    return _listing(state.registry.works())
+
+
+@router.get("/identities", summary="Registered signing identities")
+def identities(state: State) -> dict[str, Any]:
+    items = state.registry.identities()
+    return {"count": len(items), "items": items}
+
+
+@router.get("/search", summary="Search by name, organisation or digest")
+def search(
+    state: State,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    return _listing(state.registry.search(q, kind))
+
+
+@router.get("/records/{ref}", summary="One record with its envelope")
+def record(ref: Ref, state: State) -> dict[str, Any]:
+    return state.registry.record(ref).to_dict(envelope=True)
+
+
+@router.get("/records/{ref}/proof", summary="Inclusion proof of a record's ledger entry")
+def record_proof(ref: Ref, state: State) -> dict[str, Any]:
+    rec = state.registry.record(ref)
+    return state.locked(lambda: state.registry.inclusion_proof(rec.ledger_index))
+
+
+@router.get("/models/{ref}", summary="One model")
+def model(ref: Ref, state: State) -> dict[str, Any]:
+    return state.registry.model(ref).to_dict()
+
+
+@router.get("/models/{ref}/derivations", summary="Lineage claims about a model")
+def derivations(ref: Ref, state: State) -> dict[str, Any]:
+    return _listing(state.registry.derivations(ref))
+
+
+def _digest(state: ServerState, ref: str) -> str:
+    """The model's manifest digest: ``Registry.lineage`` reads any 64-hex string as a digest,
+    so a record id must be resolved first."""
+    return str(state.registry.model(ref).digest)
+
+
+@router.get("/models/{ref}/lineage", summary="Lineage graph with evidence per edge")
+def lineage(ref: Ref, state: State) -> dict[str, Any]:
+    graph = state.locked(lambda: state.registry.lineage(_digest(state, ref)))
+    return graph.to_dict()
+
+
+@router.get(
+    "/models/{ref}/lineage.svg",
+    summary="Lineage graph as SVG",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def lineage_svg(ref: Ref, state: State) -> Response:
+    graph = state.locked(lambda: state.registry.lineage(_digest(state, ref)))
+    return Response(state.registry.lineage_svg(graph), media_type="image/svg+xml")
+
+
+def _label(state: ServerState, ref: str) -> Any:
+    return state.locked(lambda: build_label(state.registry, ref))
+
+
+@router.get(
+    "/models/{ref}/label",
+    summary="Nutrition label",
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPES[f].split(";")[0]: {} for f in LABEL_FORMATS}}},
+)
+def label(
+    ref: Ref,
+    state: State,
+    format: Annotated[str, Query(pattern="^(" + "|".join(LABEL_FORMATS) + ")$")] = "json",
+) -> Response:
+    """The model's label in html, svg, png, json or md."""
+    body = render(_label(state, ref), format)
+    return Response(body, media_type=MEDIA_TYPES[format])
+
+
+@router.get(
+    "/models/{ref}/export/{fmt}",
+    summary="Standard export (CycloneDX, SPDX 3, HF card)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+)
+def export_label(ref: Ref, fmt: str, state: State) -> Response:
+    if fmt not in EXPORT_FORMATS:
+        raise ModelkinError("fmt", f"unknown export format; use one of {', '.join(EXPORT_FORMATS)}")
+    body = export(_label(state, ref), fmt)
+    ext = "md" if fmt == "hf-card" else "json"
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{fmt}.{ext}"'},
+    )

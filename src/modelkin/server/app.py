@@ -1,0 +1,90 @@
+"""The FastAPI application factory.
+
+``create_app(home)`` opens the registry in ``home`` (created on first run, via
+:meth:`Registry.open`) when the app starts and closes it at shutdown. API errors are
+RFC 9457 problem+json (:mod:`.problems`); page errors are an HTML page with the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from modelkin.config import Home
+from modelkin.errors import ModelkinError
+from modelkin.registry import Registry
+from modelkin.server import api_ledger, api_registry, problems, ui
+from modelkin.server.guards import BodyLimit, RateLimiter
+from modelkin.server.settings import ServerSettings
+from modelkin.server.state import ServerState
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path == "/checkpoint" or path.startswith("/tiles"))
+
+
+def create_app(
+    home: Path | str | None = None, *, settings: ServerSettings | None = None
+) -> FastAPI:
+    """A ready-to-serve app over the registry in ``home`` (default: :meth:`Home.resolve`)."""
+    cfg = settings or ServerSettings()
+    data = Home.resolve(home)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = Registry.open(data.root)
+        app.state.modelkin = ServerState(registry, cfg, RateLimiter(cfg.writes_per_minute))
+        try:
+            yield
+        finally:
+            registry.close()
+
+    app = FastAPI(
+        title="modelkin registry",
+        version="1",
+        summary="Signed records of AI models, datasets, compute, lineage and works, "
+        "logged in a transparency ledger.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ModelkinError):
+            status, _ = problems.status_for(exc)
+            detail, where = exc.problem, exc.where
+        elif isinstance(exc, StarletteHTTPException):
+            status, detail, where = exc.status_code, str(exc.detail), None
+        else:  # pragma: no cover - registered for the two types above only
+            raise exc
+        if not _wants_html(request):
+            return problems.problem(status, detail, request, where=where)
+        return ui.page(
+            request, "error.html", status=status, code=status, detail=detail, where=where
+        )
+
+    app.add_exception_handler(ModelkinError, on_error)
+    app.add_exception_handler(StarletteHTTPException, on_error)
+
+    app.include_router(api_ledger.router)
+    app.include_router(api_registry.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if cfg.tiles_dir is not None:
+        # C2SP tlog-tiles are immutable static files: any web server can serve them.
+        app.mount("/tiles", StaticFiles(directory=cfg.tiles_dir, check_dir=False), name="tiles")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,38 @@
+"""What one running server holds: the open registry and a lock around the ledger.
+
+The registry's SQL engine is safe to share between worker threads; the ledger is a single
+SQLite-backed object, so every call that reaches it (submit, proofs, lineage, labels) goes
+through :attr:`ServerState.ledger_lock`. Writes are serialised by the registry anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from modelkin.registry import Registry
+from modelkin.server.guards import RateLimiter
+from modelkin.server.settings import ServerSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerState:
+    """Shared per-app state (created in the lifespan, closed at shutdown)."""
+
+    registry: Registry
+    settings: ServerSettings
+    limiter: RateLimiter
+    ledger_lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def ledger(self) -> Any:
+        return self.registry.ledger
+
+    def locked(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` holding the ledger lock."""
+        with self.ledger_lock:
+            return fn()
