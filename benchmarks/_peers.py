@@ -81,9 +81,13 @@ class Modelkin:
 
     name = "modelkin"
 
-    def __init__(self, cache: Path, mode: str = "fast") -> None:
+    def __init__(self, cache: Path, mode: str = "fast", reuse: bool = True) -> None:
+        from modelkin.fingerprint import FINGERPRINT_VERSION
+
         self.cache = cache
         self.mode = mode
+        self.reuse = reuse
+        self.version = FINGERPRINT_VERSION
         cache.mkdir(parents=True, exist_ok=True)
         self._mem: dict[Path, Any] = {}
 
@@ -92,10 +96,14 @@ class Modelkin:
 
         if path in self._mem:
             return self._mem[path]
-        f = self.cache / f"{_key(path, self.mode)}.fp"
-        if f.exists():
-            fp = Fingerprint.load(f)
-        else:
+        f = self.cache / f"{_key(path, f'{self.mode}|v{self.version}')}.fp"
+        fp = None
+        if self.reuse and f.exists():
+            try:
+                fp = Fingerprint.load(f)
+            except Exception:  # a stale cache entry is recomputed
+                fp = None
+        if fp is None:
             fp = fingerprint_model(model_file(path), mode=self.mode, seed=0)
             fp.save(f)
         self._mem[path] = fp

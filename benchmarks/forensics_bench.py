@@ -3,7 +3,8 @@
 For each real model fixture (MiniLM-L6 safetensors, MiniLM-L3 ONNX, Gemma-3-270M GGUF
 Q4_K_M) and each tool, a *fresh* Python subprocess imports the tool, fingerprints the
 model once and reports wall time, peak RSS (``resource.getrusage``, ``ru_maxrss``) and
-the RSS of the interpreter + imports alone, so the fingerprinting's own footprint is
+the RSS of the interpreter + imports alone (``VmHWM`` from /proc; ``getrusage`` where
+/proc is missing), so the fingerprinting's own footprint is
 ``peak - baseline``. Then two fingerprints are compared in-process (median of repeats).
 
 Usage: ``python benchmarks/forensics_bench.py [--mode fast|full] [--repeat N]``
@@ -29,6 +30,15 @@ sys.path.insert(0, str(HERE))
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process in MB: ``VmHWM`` where /proc has it (reset by exec),
+    else ``getrusage`` ``ru_maxrss``, which Linux carries over from the forking parent
+    and so over-reports a child that stays below its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

@@ -54,6 +54,24 @@ def _short(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+#: modelDNA classes in modelkin's vocabulary (for the class-accuracy row).
+DNA_CLASSES = {
+    "EXACT_COPY": "identical",
+    "QUANTIZED_COPY": "converted",
+    "FINE_TUNE": "derived",
+    "SAME_LINEAGE": "derived",
+    "NO_MATCH": "unrelated",
+}
+
+
+def _same_class(tool: str, o: Outcome, c: corpus.Case) -> bool:
+    """The tool named the expected class (for siblings: any 'related' verdict)."""
+    if c.expected == "related":
+        return o.related is True
+    got = DNA_CLASSES.get(o.verdict, o.verdict) if tool == "modelDNA" else o.verdict
+    return got == c.expected
+
+
 def curve_section(quick: bool) -> None:
     """Loss-curve test on real training runs: resumed copies vs independent seeds."""
     from modelkin.forensics.curves import background, compare_curves, read_curve
@@ -99,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small subset of the corpus")
     ap.add_argument("--no-peer", action="store_true", help="skip modelDNA")
     ap.add_argument("--mode", default="fast", choices=("fast", "full"))
+    ap.add_argument(
+        "--refingerprint",
+        action="store_true",
+        help="ignore cached modelkin fingerprints (after engine changes)",
+    )
     ap.add_argument("--json", type=Path, help="also write per-case results to this file")
     args = ap.parse_args(argv)
 
@@ -113,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     tools: list[Modelkin | ModelDNA] = []
     why = modelkin_available()
     if why is None:
-        tools.append(Modelkin(train.cache_root() / "fingerprints", args.mode))
+        tools.append(
+            Modelkin(train.cache_root() / "fingerprints", args.mode, not args.refingerprint)
+        )
     else:
         print(f"# modelkin engine NOT AVAILABLE: {why}")
     if not args.no_peer:
@@ -160,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "missed (related pair called unrelated)",
         "abstained / insufficient",
         "errors",
+        "verdict class = expected class",
         "related pairs detected: transform",
         "related pairs detected: real training",
         "related pairs detected: real models",
@@ -176,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             str(sum(o.related is False for o, c in zip(res, cases, strict=True) if c.related)),
             str(sum(o.related is None and o.verdict != "error" for o in res)),
             str(sum(o.verdict == "error" for o in res)),
+            f"{sum(_same_class(tool.name, o, c) for o, c in zip(res, cases, strict=True))}"
+            f"/{len(cases)}",
         ]
         for origin in ("transform", "real training", "real models"):
             sel = [

@@ -12,6 +12,7 @@ import pytest
 
 from modelkin.cli import main
 from modelkin.errors import ModelkinError
+from modelkin.forensics import Evidence
 from modelkin.forensics import curves as C
 from modelkin.synth import specs, train
 
@@ -29,7 +30,9 @@ def runs() -> dict[str, train.Run]:
 
 def test_resumed_copy_is_related(runs: dict[str, train.Run]) -> None:
     ev = C.compare_curve_files(runs["seed0"].curve, runs["resumed"].curve)
+    assert isinstance(ev, Evidence) and ev.name == "loss_curve_shape"
     assert ev.p_value is not None and ev.p_value < 1e-6
+    assert len(ev.plot["residual_a"]) == STEPS // 2
     assert ev.details["points"] == STEPS // 2
     assert ev.statistic is not None and ev.statistic > 0.5
 

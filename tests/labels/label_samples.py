@@ -106,6 +106,7 @@ def gemma_conflict_label() -> Label:
                 status="contradicted",
                 p_value=0.62,
                 licence="llama3.2",
+                detail="no layer of the child aligns with the claimed parent",
                 provenance=Provenance("claimed", 4),
             ),
         ],

@@ -78,6 +78,18 @@ def test_llama_naming_rule_share_alike_and_unknown_licences() -> None:
     assert licence_conflicts("m", "Apache-2.0", mit) == ()
 
 
+def test_parent_verdict_text() -> None:
+    from modelkin.labels.format import parent_verdict
+
+    assert parent_verdict(Parent("p", "finetune", "verified", 3e-300)) == (
+        "finetune · verified (p < 1e-15)"
+    )
+    assert parent_verdict(Parent("p", "merge", "contradicted", 0.62)) == (
+        "merge · CONTRADICTED (p = 0.62)"
+    )
+    assert parent_verdict(Parent("p", "adapter")) == "adapter · claimed, not tested"
+
+
 def test_licence_lookup_is_case_insensitive_with_aliases() -> None:
     facts = lookup("apache-2.0")
     assert facts is not None and facts.spdx == "Apache-2.0"

@@ -53,3 +53,6 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys) -> None:  # typ
     assert main(["import-card", str(tmp_path / "README.md")]) == 2
     assert "cannot read model card" in capsys.readouterr().err
     assert main(["label", str(bad), "--format", "pdf"]) == 2  # usage error from Typer
+    empty = tmp_path / "no-home"
+    assert main(["label", "some-model", "--home", str(empty)]) == 2
+    assert "no registry here" in capsys.readouterr().err and not empty.exists()

@@ -102,16 +102,14 @@ def test_spdx3_ai_and_dataset_profiles(spdx_doc: dict[str, Any]) -> None:
     assert len(descendant) == 1 and "forensics: verified" in descendant[0]["comment"]
     (note,) = _graph(spdx_doc, "Annotation")
     assert "Llama-3.2-1B" in note["statement"] and "contradicted" in note["statement"]
+    assert "no layer of the child aligns" in note["statement"]
 
 
 def test_spdx3_validator_rejects_what_the_schema_forbids(spdx_doc: dict[str, Any]) -> None:
     bad = copy.deepcopy(spdx_doc)
     next(x for x in bad["@graph"] if x["type"] == "Relationship")["relationshipType"] = "vibes"
-    with pytest.raises(ExportError, match=r"SPDX 3\.0\.1"):
-        validate_spdx3(bad)
-    bad = copy.deepcopy(spdx_doc)
     del _graph(bad, "dataset_DatasetPackage")[0]["dataset_datasetType"]
-    with pytest.raises(ExportError):
+    with pytest.raises(ExportError, match=r"SPDX 3\.0\.1"):
         validate_spdx3(bad)
 
 

@@ -123,3 +123,42 @@ def test_without_engine_claims_are_unverifiable(
     claim = register_derivation(reg, alice, child="b", parents=["a"], relation="adapter")
     (v,) = reg.record(claim.record_id).verifications
     assert v.verdict == "unverifiable" and "forensics unavailable" in v.detail["reason"]
+
+
+def test_real_forensic_engine_on_tiny_llamas(
+    reg: Registry, alice: Identity, tmp_path: Path
+) -> None:
+    """End to end with :mod:`modelkin.fingerprint` and :mod:`modelkin.forensics`: a noisy copy
+    of a randomly initialised model (a transform) versus an independent initialisation."""
+    pytest.importorskip("modelkin.forensics.verdict", reason="forensic engine not built yet")
+    pytest.importorskip("torch")
+    import shutil
+
+    from safetensors.numpy import save_file
+
+    from modelkin.synth import models, specs
+
+    base = models.save(models.build(specs.TINY_LLAMA, 1), specs.TINY_LLAMA, tmp_path / "base")
+    other = models.save(models.build(specs.TINY_LLAMA, 2), specs.TINY_LLAMA, tmp_path / "other")
+    tuned = tmp_path / "tuned"
+    shutil.copytree(base, tuned)
+    rng = np.random.default_rng(0)
+    weights = load_file(str(base / "model.safetensors"))
+    noisy = {k: (v + rng.normal(0, 0.002, v.shape)).astype(v.dtype) for k, v in weights.items()}
+    save_file(noisy, str(tuned / "model.safetensors"))
+    for name, path in (("base", base), ("tuned", tuned), ("other", other)):
+        receipt = register_model(
+            reg, path, alice, name=name, version="1", organisation="A", license="mit"
+        )
+        assert receipt.warnings == []
+        fp = reg.model(name).predicate["fingerprint"]
+        assert reg.blobs.has(fp["blob"])
+
+    def verdicts(child: str, parents: list[str], relation: str) -> list[str]:
+        r = register_derivation(reg, alice, child=child, parents=parents, relation=relation)
+        return [v.verdict for v in reg.record(r.record_id).verifications]
+
+    assert verdicts("tuned", ["base"], "finetune") == ["verified"]
+    assert verdicts("other", ["base"], "finetune") == ["contradicted"]
+    assert verdicts("tuned", [], "none") == ["contradicted"]
+    assert verdicts("other", [], "none") == ["verified"]

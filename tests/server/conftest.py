@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from modelkin.registry import Registry, register_identity, register_model
-from modelkin.statements import Identity
 from server_live import live_server, tiny_model
+
+from modelkin.registry import Registry, register_derivation, register_identity, register_model
+from modelkin.statements import Identity
 
 
 @dataclass
@@ -34,5 +34,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             organisation="Alice Labs", license="mit", fingerprint=False,
         )  # fmt: skip
         model = reg.record(rec.record_id)
+        register_model(
+            reg, tiny_model(root / "m2", 2), alice, name="tiny-two", version="1",
+            organisation="Alice Labs", license="mit", fingerprint=False,
+        )  # fmt: skip
+        register_derivation(reg, alice, child="tiny-two", parents=["tiny-one"], relation="finetune")
     with live_server(home) as url:
         yield Seeded(home, url, alice, rec.record_id, str(model.digest))

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import httpx
-from conftest import Seeded
 from server_live import checkpoint_root, leaf_hash, live_server, root_from_inclusion, tiny_model
 
+from conftest import Seeded
 from modelkin.server import ServerSettings
 from modelkin.statements import Identity
 from modelkin.statements.dsse import sign_envelope
@@ -181,9 +181,13 @@ def test_tokens_rate_and_size_limits(tmp_path: Path, seeded: Seeded) -> None:
         assert r.status_code == 413
         r = httpx.post(f"{u}/api/v1/statements", json=env, headers=auth)
         assert r.status_code == 201, r.text
-        r = httpx.post(f"{u}/api/v1/statements", json=env, headers=auth)
+        carol = identity_envelope(Identity.generate("carol"), "Carol Org")
+        r = httpx.post(f"{u}/api/v1/statements", json=carol, headers=auth)
+        assert r.status_code == 201, r.text
+        dave = identity_envelope(Identity.generate("dave"), "Dave Org")
+        r = httpx.post(f"{u}/api/v1/statements", json=dave, headers=auth)
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-        assert httpx.get(f"{u}/api/v1/ledger").json()["size"] == 1
+        assert httpx.get(f"{u}/api/v1/ledger").json()["size"] == 2
         assert httpx.get(f"{u}/api/v1/models").json()["count"] == 0
 
 

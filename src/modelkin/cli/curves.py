@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             verdict, code = "not shown related", EXIT_UNRELATED
         if as_json:
             d = ev.to_dict()
-            d["details"] = {k: v for k, v in d["details"].items() if k != "plot"}
+            d.pop("plot", None)  # residual series: for reports, too long for a terminal
             print_json(
                 {
                     "verdict": verdict,

@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         if serve:
             import uvicorn
 
-            from modelkin.server import create_app
+            from modelkin.demo import demo_signer
+            from modelkin.server import ServerSettings, create_app
 
-            uvicorn.run(create_app(root), host=host, port=port, log_level="info")
+            settings = ServerSettings(ui_signer=demo_signer(root))
+            uvicorn.run(create_app(root, settings=settings), host=host, port=port)

@@ -25,11 +25,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
         writes_per_minute: Annotated[int, typer.Option(help="Write rate limit per client.")] = 120,
+        ui_signer: Annotated[
+            Path | None,
+            typer.Option(help="Key file that signs works registered through the web form."),
+        ] = None,
     ) -> None:
         """Serve the registry (API under /api/v1, docs at /docs, UI at /)."""
         import uvicorn
 
         from modelkin.config import Home
+        from modelkin.demo import demo_signer
         from modelkin.server import ServerSettings, create_app
         from modelkin.server.tokens import load_tokens
 
@@ -38,10 +43,12 @@ def register(app: typer.Typer) -> None:
             from modelkin.cli.demo import run_demo
 
             run_demo(root)
+            ui_signer = ui_signer or demo_signer(root)
         settings = ServerSettings(
             tokens=load_tokens(tokens) if tokens else {},
             max_body_bytes=max_body,
             writes_per_minute=writes_per_minute,
+            ui_signer=ui_signer,
         )
         typer.echo(f"modelkin registry at http://{host}:{port}/  (data: {root})")
         uvicorn.run(create_app(root, settings=settings), host=host, port=port, log_level="info")

@@ -34,7 +34,7 @@ from modelkin.registry import (
     register_model,
     register_training_run,
 )
-from modelkin.statements import Identity
+from modelkin.statements import Identity, sha256_file
 
 DEMO_ORG = "Demo Lab"
 DATASET = "demo-sentence-pairs"
@@ -62,6 +62,11 @@ class DemoSummary:
     existing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     verdicts: dict[str, str] = field(default_factory=dict)
+
+
+def demo_signer(home: Path | str) -> Path:
+    """The demo lab's key file (signs works registered through the demo's web form)."""
+    return Home.resolve(home).keys_dir / "demo-lab.key"
 
 
 def _identity(home: Home, name: str) -> Identity:
@@ -133,7 +138,7 @@ def seed_demo(
         _step(reg, s, DATASET, "dataset", lambda: register_dataset(reg, lab, dataset_predicate(
             name=DATASET, manifest=manifest_from_directory(data), version="1",
             organisation=DEMO_ORG, description="Paraphrase pairs written for the demo.",
-            licenses=["CC-BY-4.0"], consent="consented", languages=["en"])))  # fmt: skip
+            licenses=["CC-BY-4.0"], consent="obtained", languages=["en"])))  # fmt: skip
         _step(reg, s, RUN, "training-run", lambda: register_training_run(
             reg, lab, name=RUN, hardware_kind="cpu", hardware_count=2,
             started_at="2026-11-01T10:00:00Z", ended_at="2026-11-01T10:20:00Z", output=TUNED,
@@ -159,4 +164,41 @@ def seed_demo(
                 done = [reg.record(r.record_id)]
             verdicts = [v.verdict for v in done[0].verifications]
             s.verdicts[f"{child} finetune of {parent}"] = verdicts[0] if verdicts else "unchecked"
+        _seed_works(reg, h, lab, s)
     return s
+
+
+WORKS = (
+    ("A poem about lineage", "text", "poem.txt", "Weights remember where they came from.\n",
+     {"systems": [], "ai_share": None, "human_contribution": "written by hand"}),
+    ("Lineage diagram", "image", "diagram.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
+     {"systems": [{"name": "minilm-l6-tuned", "role": "assisted"}], "ai_share": 0.3,
+      "human_contribution": "layout and labels by the author"}),
+    ("Generated caption set", "text", "captions.txt", "a cat on a mat\n",
+     {"systems": [{"name": "gemma-270m", "role": "generated"}], "ai_share": 1.0,
+      "human_contribution": None}),
+)  # fmt: skip
+
+
+def _seed_works(reg: Registry, h: Home, lab: Identity, s: DemoSummary) -> None:
+    """A human-authored, an AI-assisted and an AI-generated work."""
+    from modelkin.works.record import work_from_dict
+    from modelkin.works.register import register_work
+
+    folder = h.root / "demo" / "works"
+    folder.mkdir(parents=True, exist_ok=True)
+    for title, kind, fname, text, ai_use in WORKS:
+        content = folder / fname
+        if not content.exists():
+            content.write_text(text, encoding="utf-8")
+        work = work_from_dict(
+            {"title": title, "kind": kind, "created": "2026-10-01",
+             "authors": [{"name": "Demo Author", "human": True, "birth_year": 1980}],
+             "ai_use": ai_use},
+            f"demo work {title}",
+        )  # fmt: skip
+        if _exists(reg, sha256_file(content), "work"):  # works are known by content digest
+            s.existing.append(f"work {title}")
+            continue
+        receipt = register_work(reg, lab, work, content)
+        s.created.append(f"work {title} (ledger #{receipt.ledger_index})")

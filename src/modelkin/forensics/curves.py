@@ -30,13 +30,14 @@ import json
 import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelkin.errors import ModelkinError
+from modelkin.forensics.evidence import Evidence
 
 #: Largest curve file read (bytes) and most points kept: loss logs are small.
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -90,32 +91,6 @@ class Curve:
 
     def __len__(self) -> int:
         return len(self.loss)
-
-
-@dataclass(frozen=True)
-class CurveEvidence:
-    """Result of the loss-curve test, with the fields of the forensics ``Evidence``.
-
-    ``p_value`` is None when the curves cannot be tested (too little overlap)."""
-
-    name: str
-    statistic: float | None
-    p_value: float | None
-    null: dict[str, Any]
-    details: dict[str, Any] = field(default_factory=dict)
-    meaning: str = ""
-    limits: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "null": self.null,
-            "details": self.details,
-            "meaning": self.meaning,
-            "limits": self.limits,
-        }
 
 
 MEANING = (
@@ -547,7 +522,7 @@ def compare_curves(
     by: str = "auto",
     background: Sequence[float] | None = None,
     max_shifts: int = 2000,
-) -> CurveEvidence:
+) -> Evidence:
     """Test whether curves ``a`` and ``b`` share their fluctuations (see module doc).
 
     ``background``: correlations measured between independently seeded runs (e.g. from
@@ -566,14 +541,18 @@ def compare_curves(
         "b_tag": b.tag,
     }
     if n < MIN_POINTS:
-        return CurveEvidence(
+        return Evidence(
             TEST_NAME,
             None,
             None,
             {"kind": "circular_shift", "draws": 0},
-            {**base, "reason": f"only {n} overlapping points (need {MIN_POINTS})"},
-            MEANING,
-            LIMITS,
+            {
+                **base,
+                "reason": f"only {n} overlapping points (need {MIN_POINTS})",
+                "skipped": f"only {n} overlapping points (need {MIN_POINTS})",
+            },
+            meaning=MEANING,
+            limits=LIMITS,
         )
     ra, rb = residuals(ya), residuals(yb)
     r = _corr(ra, rb)
@@ -593,7 +572,6 @@ def compare_curves(
         "p_empirical": p_emp,
         "p_normal_tail": p_tail,
         "z": (r - mu) / sd,
-        "plot": {"x": x.tolist(), "residual_a": ra.tolist(), "residual_b": rb.tolist()},
     }
     if background is not None and len(background):
         bg = np.asarray(background, dtype=np.float64)
@@ -603,7 +581,7 @@ def compare_curves(
             "mean": float(bg.mean()),
             "exceeded_by": int((bg >= r).sum()),
         }
-    return CurveEvidence(
+    return Evidence(
         TEST_NAME,
         r,
         float(min(1.0, p)),
@@ -615,8 +593,9 @@ def compare_curves(
             "quantiles": {str(q): float(np.quantile(null, q)) for q in (0.5, 0.99)},
         },
         details,
-        MEANING,
-        LIMITS,
+        plot={"x": x.tolist(), "residual_a": ra.tolist(), "residual_b": rb.tolist(), "x_label": by},
+        meaning=MEANING,
+        limits=LIMITS,
     )
 
 
@@ -638,7 +617,7 @@ def compare_curve_files(
     by: str = "auto",
     tag: str | None = None,
     background_files: Sequence[Path | str] = (),
-) -> CurveEvidence:
+) -> Evidence:
     """:func:`compare_curves` on two files; ``background_files`` are curves of
     independently seeded runs for the empirical reference."""
     bg = background([read_curve(f, tag) for f in background_files]) if background_files else None

@@ -30,7 +30,6 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 import modelkin
 from modelkin.errors import ModelkinError
-from modelkin.labels.format import p_value
 from modelkin.labels.model import Dataset, Label, Parent, Provenance
 
 try:  # cyclonedx-python-lib >= 11 moved the factory; older versions keep the old path
@@ -61,7 +60,9 @@ def _parent_component(p: Parent, i: int) -> Component:
         *_prov_props("modelkin:lineage", p.provenance),
     ]
     if p.p_value is not None:
-        props.append(Property(name="modelkin:lineage:p_value", value=p_value(p.p_value)))
+        props.append(Property(name="modelkin:lineage:p_value", value=f"{p.p_value:.3g}"))
+    if p.detail:
+        props.append(Property(name="modelkin:lineage:forensic_detail", value=p.detail))
     return Component(
         type=ComponentType.MACHINE_LEARNING_MODEL,
         name=p.name,

@@ -32,7 +32,7 @@ from jsonschema import _keywords, validators
 from spdx_python_model import v3_0_1 as spdx
 
 from modelkin.labels.export_cyclonedx import ExportError
-from modelkin.labels.format import p_value, provenance_text
+from modelkin.labels.format import provenance_text
 from modelkin.labels.licences import lookup
 from modelkin.labels.model import Label, Parent, Provenance
 
@@ -257,8 +257,10 @@ def _add_parent(
     p: Parent, n: int, base: str, info: Any, model: Any, add: Any, relate: Any, declared: Any
 ) -> None:
     verdict = f"forensics: {p.status}" + (
-        f" (p = {p_value(p.p_value)})" if p.p_value is not None else ""
+        f" (p = {p.p_value:.3g})" if p.p_value is not None else ""
     )
+    if p.detail:
+        verdict += f" ({p.detail})"
     note = f"claimed relation {p.relation}; {verdict}; {_comment(p.provenance)}"
     if p.status == "contradicted":
         add(

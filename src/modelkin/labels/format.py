@@ -59,7 +59,8 @@ def parent_verdict(p: Parent) -> str:
     """``fine-tune · verified (p = 1.0e-12)``."""
     text = f"{p.relation} · {STATUS_TEXT[p.status]}"
     if p.p_value is not None:
-        text += f" (p = {p_value(p.p_value)})"
+        shown = "p < 1e-15" if p.p_value < 1e-15 else f"p = {p_value(p.p_value)}"
+        text += f" ({shown})"
     return text
 
 

@@ -75,6 +75,17 @@ def _p_value(detail: dict[str, Any]) -> float | None:
     return None
 
 
+def _detail(detail: dict[str, Any]) -> str | None:
+    """A short human reason from a stored verification (bounded: it is shown on the label)."""
+    reason = detail.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason[:300]
+    verdict = detail.get("forensic_verdict")
+    if isinstance(verdict, str) and verdict:
+        return f"forensic verdict: {verdict[:200]}"
+    return None
+
+
 def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]:
     """(parents, trained-from-scratch claimed and not contradicted, lineage findings)."""
     parents: list[Parent] = []
@@ -112,6 +123,7 @@ def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]
             status: ParentStatus = "untested"
             if v is not None and v.verdict in _VERDICTS:
                 status = v.verdict
+            detail = _detail(v.detail) if v is not None else None
             parents.append(
                 Parent(
                     name=(rec.name if rec is not None else None) or ref.get("name") or sha[:16],
@@ -119,6 +131,7 @@ def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]
                     status=status,
                     p_value=_p_value(v.detail) if v is not None else None,
                     licence=rec.predicate.get("license") if rec is not None else None,
+                    detail=detail,
                     provenance=Provenance(
                         "verified" if status == "verified" else "claimed", claim.ledger_index
                     ),

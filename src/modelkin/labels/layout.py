@@ -286,7 +286,11 @@ def build_layout(label: Label) -> Layout:
         b.row("Parents", "none: trained from scratch" if lin.from_scratch else NOT_DECLARED)
     for p in lin.parents[:MAX_ROWS]:
         b.row(p.name, parent_verdict(p), value_fill=STATUS_FILL[p.status], bold_value=True)
-        b.note(f"{provenance_text(p.provenance)} · licence {p.licence or NOT_DECLARED}", indent=10)
+        extra = f" · {p.detail}" if p.detail else ""
+        b.note(
+            f"{provenance_text(p.provenance)} · licence {p.licence or NOT_DECLARED}{extra}",
+            indent=10,
+        )
     b._more(len(lin.parents), indent=10)
     if lin.licences:
         b.y += 16

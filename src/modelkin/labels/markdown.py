@@ -46,13 +46,14 @@ def render_markdown(label: Label) -> str:
     out += ["## 2. IP lineage", ""]
     if lin.parents:
         out += [
-            "| Parent | Relation and forensic verdict | Licence | Source |",
-            "|:--|--:|:--|:--|",
+            "| Parent | Relation and forensic verdict | Licence | Source | Forensic detail |",
+            "|:--|--:|:--|:--|:--|",
         ]
         for p in lin.parents:
             out.append(
                 f"| **{_cell(p.name)}** | {_cell(parent_verdict(p))} | "
-                f"{_cell(p.licence or NOT_DECLARED)} | {provenance_text(p.provenance)} |"
+                f"{_cell(p.licence or NOT_DECLARED)} | {provenance_text(p.provenance)} | "
+                f"{_cell(p.detail or '')} |"
             )
     else:
         out.append("Parents: none, trained from scratch." if lin.from_scratch else

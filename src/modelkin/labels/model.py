@@ -68,6 +68,7 @@ class Parent:
     p_value: float | None = None
     licence: str | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    detail: str | None = None  # why forensics could not decide, or what it reported
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def label_to_dict(label: Label) -> dict[str, Any]:
                     "status": p.status,
                     "p_value": p.p_value,
                     "licence": p.licence,
+                    "detail": p.detail,
                     "provenance": _prov(p.provenance),
                 }
                 for p in lin.parents
@@ -311,6 +313,7 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
                     status=p["status"],
                     p_value=p.get("p_value"),
                     licence=p.get("licence"),
+                    detail=p.get("detail"),
                     provenance=_p(p["provenance"]),
                 )
                 for p in lin["parents"]

@@ -40,6 +40,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keep the leaf index hot
         conn.executescript(_SCHEMA)
     except sqlite3.DatabaseError as exc:
         raise LedgerError(path, f"not a usable log database ({exc})") from exc

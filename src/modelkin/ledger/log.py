@@ -13,22 +13,23 @@ different root is refused: the log must never sign a smaller or inconsistent tre
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from modelkin.errors import LedgerError, NotFoundError
-from modelkin.ledger import _store
+from modelkin.ledger import _signed_state, _store
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import Checkpoint
 
+_T = TypeVar("_T")
 MAX_ENTRY = 65535
 """Largest entry: C2SP tlog-tiles entry bundles prefix each entry with a uint16 length."""
 DB_NAME, KEY_NAME, VKEY_NAME, STATE_NAME, LOCK_NAME = (
@@ -111,6 +112,7 @@ class Ledger:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lockfd: int | None = None
+        self._state: _signed_state.StateWriter | None = None
         self.max_batch = 256
         self.batch_wait_s = 0.0
         self._size = int(_store.get_meta(conn, "size") or 0)
@@ -168,14 +170,10 @@ class Ledger:
 
     def _check_state(self) -> None:
         """Refuse a log that shrank or diverged from what it last signed."""
-        path = self.directory / STATE_NAME
-        try:
-            state = json.loads(path.read_text())
-            size, root = int(state["size"]), _note.unb64(state["root"], str(path))
-        except FileNotFoundError:
+        rec = _signed_state.read(self.directory / STATE_NAME)
+        if rec is None:
             return
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LedgerError(path, f"unreadable signed state ({exc})") from exc
+        size, root = rec
         if size > self._size:
             raise LedgerError(
                 self.directory,
@@ -190,8 +188,9 @@ class Ledger:
             )
 
     def _write_state(self) -> None:
-        state = {"size": self._size, "root": _note.b64(self._frontier_root())}
-        _fsync_write(self.directory / STATE_NAME, json.dumps(state).encode())
+        if self._state is None:
+            self._state = _signed_state.StateWriter(self.directory / STATE_NAME)
+        self._state.write(self._size, self._frontier_root())
 
     # ---- hashes ----------------------------------------------------------------------
     def _get(self, level: int, index: int) -> bytes:
@@ -209,6 +208,39 @@ class Ledger:
         if row is None:
             raise LedgerError(self.directory / DB_NAME, f"missing hash level {level} index {index}")
         return bytes(row[0])
+
+    def _prefetched(self, fn: Callable[[mk.HashGetter], _T]) -> _T:
+        """Run ``fn`` with all the stored hashes it needs fetched in two queries.
+
+        A dry run with placeholder hashes records which subtrees ``fn`` reads (the set
+        depends only on sizes and indexes), then one ``IN`` query per table loads them."""
+        want: list[tuple[int, int]] = []
+
+        def record(level: int, index: int) -> bytes:
+            want.append((level, index))
+            return bytes(32)
+
+        fn(record)
+        leaves = [i for lv, i in want if lv == 0 and _store.hash_id(0, i) not in self._cache]
+        nodes = [
+            _store.hash_id(lv, i)
+            for lv, i in want
+            if lv > 0 and _store.hash_id(lv, i) not in self._cache
+        ]
+        with self._lock:
+            if leaves:
+                q = ",".join("?" * len(leaves))
+                for idx, leaf in self._conn.execute(
+                    f"SELECT idx, leaf FROM entries WHERE idx IN ({q})", leaves
+                ):
+                    self._cache[_store.hash_id(0, int(idx))] = bytes(leaf)
+            if nodes:
+                q = ",".join("?" * len(nodes))
+                for key, h in self._conn.execute(
+                    f"SELECT id, hash FROM hashes WHERE id IN ({q})", nodes
+                ):
+                    self._cache[int(key)] = bytes(h)
+        return fn(self._get)
 
     def _load_frontier(self, size: int) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
@@ -325,14 +357,14 @@ class Ledger:
         size = self._size
         frontier = self._frontier
         with self._lock:
-            for data in batch:
-                lh = mk.leaf_hash(data)
+            hashes = [mk.leaf_hash(data) for data in batch]
+            q = ",".join("?" * len(hashes))  # one indexed lookup for the whole batch
+            for leaf, i in self._conn.execute(
+                f"SELECT leaf, idx FROM entries WHERE leaf IN ({q})", hashes
+            ):
+                seen[bytes(leaf)] = int(i)
+            for data, lh in zip(batch, hashes, strict=True):
                 idx = seen.get(lh)
-                if idx is None:
-                    row = self._conn.execute(
-                        "SELECT idx FROM entries WHERE leaf=?", (lh,)
-                    ).fetchone()
-                    idx = None if row is None else int(row[0])
                 if idx is not None:
                     out.append((idx, lh, True))
                     continue
@@ -352,7 +384,6 @@ class Ledger:
                 out.append((idx, lh, False))
             if not new_rows:
                 return out
-            self._size = size
             root = self._frontier_root()
             note_text = _note.sign(Checkpoint(self.origin, size, root).body(), self._signer)
             try:
@@ -363,6 +394,7 @@ class Ledger:
                 c.execute("UPDATE meta SET v=? WHERE k='size'", (str(size),))
                 c.execute("INSERT INTO checkpoints VALUES(?,?,?)", (size, root, note_text))
                 c.execute("COMMIT")
+                self._size = size  # readers see the new size only once it is durable
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
@@ -425,20 +457,21 @@ class Ledger:
 
     def root(self, size: int | None = None) -> bytes:
         """Tree head of the first ``size`` entries (default: the whole log)."""
-        return mk.tree_root(self._size_arg(size), self._get)
+        n = self._size_arg(size)
+        return self._prefetched(lambda get: mk.tree_root(n, get))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
         n = self._size_arg(size)
         self._check_index(index, n)
-        return mk.inclusion_proof(index, n, self._get)
+        return self._prefetched(lambda get: mk.inclusion_proof(index, n, get))
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from size ``old`` to ``new`` (empty for old 0)."""
         new = self._size_arg(new)
         if not 0 <= old <= new:
             raise LedgerError(f"sizes {old} {new}", "old size must be between 0 and new size")
-        return mk.consistency_proof(old, new, self._get)
+        return self._prefetched(lambda get: mk.consistency_proof(old, new, get))
 
     def checkpoint(self) -> str:
         """The latest signed checkpoint (C2SP signed note)."""
@@ -483,6 +516,9 @@ class Ledger:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._state is not None:
+            self._state.close()
+            self._state = None
         if self._lockfd is not None:
             os.close(self._lockfd)
             self._lockfd = None

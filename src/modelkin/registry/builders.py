@@ -56,7 +56,7 @@ def fingerprint_into_blobs(
 
     The fingerprint file goes into the blob store by sha256 so lineage checks can load it."""
     try:
-        from modelkin.fingerprint import fingerprint_model  # type: ignore[attr-defined]
+        from modelkin.fingerprint import fingerprint_model
     except ImportError as exc:
         return None, None, f"fingerprint unavailable ({exc}); lineage claims stay unverifiable"
     try:

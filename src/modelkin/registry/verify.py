@@ -28,10 +28,16 @@ MAX_SCRATCH_COMPARISONS = 200
 def _engine() -> tuple[Callable[[Path], Any], Callable[[Any, Any], Any]] | str:
     """(load_fingerprint, compare) or the reason the engine is unavailable."""
     try:
-        from modelkin.fingerprint import Fingerprint  # type: ignore[attr-defined]
-        from modelkin.forensics import compare  # type: ignore[attr-defined]
+        from modelkin.fingerprint import Fingerprint
     except ImportError as exc:
         return f"forensics unavailable ({exc})"
+    try:
+        from modelkin.forensics import compare  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from modelkin.forensics.verdict import compare
+        except ImportError as exc:
+            return f"forensics unavailable ({exc})"
     load = getattr(Fingerprint, "load", None)
     if load is None:
         return "forensics unavailable (Fingerprint.load missing)"

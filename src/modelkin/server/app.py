@@ -19,7 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from modelkin.config import Home
 from modelkin.errors import ModelkinError
 from modelkin.registry import Registry
-from modelkin.server import api_ledger, api_registry, problems, ui
+from modelkin.server import (
+    api_forensics,
+    api_ledger,
+    api_registry,
+    api_works,
+    problems,
+    ui,
+    ui_works,
+)
 from modelkin.server.guards import BodyLimit, RateLimiter
 from modelkin.server.settings import ServerSettings
 from modelkin.server.state import ServerState
@@ -59,14 +67,17 @@ def create_app(
 
     async def on_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ModelkinError):
-            status, _ = problems.status_for(exc)
-            detail, where = exc.problem, exc.where
+            status, slug = problems.status_for(exc)
+            detail, where, headers = exc.problem, exc.where, None
         elif isinstance(exc, StarletteHTTPException):
-            status, detail, where = exc.status_code, str(exc.detail), None
+            status, detail, where, slug = exc.status_code, str(exc.detail), None, None
+            headers = dict(exc.headers) if exc.headers else None
         else:  # pragma: no cover - registered for the two types above only
             raise exc
         if not _wants_html(request):
-            return problems.problem(status, detail, request, where=where)
+            return problems.problem(
+                status, detail, request, slug=slug, where=where, headers=headers
+            )
         return ui.page(
             request, "error.html", status=status, code=status, detail=detail, where=where
         )
@@ -76,6 +87,9 @@ def create_app(
 
     app.include_router(api_ledger.router)
     app.include_router(api_registry.router)
+    app.include_router(api_forensics.router)
+    app.include_router(api_works.router)
+    app.include_router(ui_works.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if cfg.tiles_dir is not None:
@@ -86,5 +100,10 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        limit=cfg.max_body_bytes,
+        upload_limit=cfg.max_upload_bytes,
+        upload_prefixes=("/api/v1/forensics/", "/compare", "/works"),
+    )
     return app

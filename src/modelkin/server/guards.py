@@ -7,6 +7,7 @@ than the limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -31,24 +32,37 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse request bodies above ``limit`` bytes with 413 problem+json."""
+    """Refuse request bodies above the limit with 413 problem+json.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    ``upload_limit`` applies to paths under ``upload_prefixes`` (fingerprint and work-content
+    uploads, which are larger than statements); ``limit`` to everything else."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        upload_limit: int | None = None,
+        upload_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.upload_limit = upload_limit if upload_limit is not None else limit
+        self.upload_prefixes = upload_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = self.upload_limit if path.startswith(self.upload_prefixes) else self.default
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.limit:
-                    await self._refuse(scope, send)
+                if declared > limit:
+                    await self._refuse(scope, send, limit)
                     return
         seen = 0
         refused = False
@@ -58,11 +72,11 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.limit and not refused:
+                if seen > limit and not refused:
                     # Answer now: the app may catch the exception below and try to answer
                     # 400 itself; whatever it sends after this is dropped.
                     refused = True
-                    await self._refuse(scope, send)
+                    await self._refuse(scope, send, limit)
                     raise _TooLarge
             return msg
 
@@ -70,18 +84,16 @@ class BodyLimit:
             if not refused:
                 await send(msg)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, guarded_send)
-        except _TooLarge:
-            pass
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "urn:modelkin:problem:too-large",
                 "title": "Content Too Large",
                 "status": 413,
-                "detail": f"request body exceeds {self.limit} bytes",
+                "detail": f"request body exceeds {limit} bytes",
                 "instance": scope.get("path", ""),
             }
         ).encode()

@@ -18,6 +18,7 @@ class ServerSettings:
 
     tokens: dict[str, str] = field(default_factory=dict)
     max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 32 << 20
     writes_per_minute: int = 120
     ui_signer: Path | None = None
     tiles_dir: Path | None = None

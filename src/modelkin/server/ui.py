@@ -9,13 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from modelkin.errors import ModelkinError
+from modelkin.forensics import render_html
 from modelkin.labels.outputs import EXPORT_FORMATS
 from modelkin.registry.core import checkpoint_size
+from modelkin.server.api_forensics import load_upload
+from modelkin.server.candidates import compare_models
 from modelkin.server.deps import get_state
 from modelkin.server.state import ServerState
 
@@ -62,7 +65,9 @@ def model(request: Request, ref: str, state: State) -> HTMLResponse:
     rec = state.registry.model(ref)
 
     def gather() -> tuple[Any, dict[str, Any]]:
-        return state.registry.lineage(str(rec.digest)), state.registry.inclusion_proof(rec.ledger_index)
+        return state.registry.lineage(str(rec.digest)), state.registry.inclusion_proof(
+            rec.ledger_index
+        )
 
     graph, proof = state.locked(gather)
     # The label and the SVG graph load as <iframe>/<img> from the API: user-supplied names
@@ -117,3 +122,33 @@ def ledger(
     by_index = {r.ledger_index: r for r in state.registry.records(include_inactive=True)}
     rows = [(i, by_index.get(i)) for i in range(ctx["first"], ctx["stop"])]
     return page(request, "ledger.html", rows=list(reversed(rows)), page_size=PAGE, **ctx)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare(
+    request: Request,
+    state: State,
+    suspect: Annotated[str | None, Query(max_length=200)] = None,
+    candidate: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    """Pick two registered models; the report is the forensics package's own HTML."""
+    models = state.registry.models()
+    report = None
+    if suspect and candidate:
+        report = compare_models(state.registry, suspect, candidate)
+    return page(
+        request, "compare.html", models=models, suspect=suspect, candidate=candidate,
+        report=report,
+    )  # fmt: skip
+
+
+@router.post("/compare", response_class=HTMLResponse)
+def compare_uploads(
+    suspect: Annotated[UploadFile, File()],
+    candidate: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    """Two uploaded fingerprints -> the evidence report page."""
+    from modelkin.forensics import compare as compare_fps
+
+    report = compare_fps(load_upload(suspect, "suspect"), load_upload(candidate, "candidate"))
+    return HTMLResponse(render_html(report))

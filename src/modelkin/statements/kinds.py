@@ -101,7 +101,7 @@ def _validator(name: str, version: int, schema: dict[str, Any]) -> jsonschema.Dr
     """Compiled validators, reused: building one costs more than validating a predicate."""
     key = (name, version, id(schema))
     v = _VALIDATORS.get(key)
-    if v is None:
+    if v is None or v.schema is not schema:
         v = jsonschema.Draft202012Validator(
             schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
         )

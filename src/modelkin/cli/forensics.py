@@ -1,0 +1,70 @@
+"""CLI: ``modelkin fingerprint`` and ``modelkin compare`` (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelkin.cli._common import print_json
+
+#: Exit codes of ``compare``.
+EXIT_UNRELATED, EXIT_RELATED, EXIT_INSUFFICIENT = 0, 3, 4
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("fingerprint")
+    def fingerprint_cmd(
+        model: Annotated[Path, typer.Argument(help="Model file or directory.")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Fingerprint file.")],
+        mode: Annotated[str, typer.Option(help="fast (samples) or full (hashes all).")] = "fast",
+        seed: Annotated[int, typer.Option(help="Sampling seed (compare same seeds).")] = 0,
+    ) -> None:
+        """Write a compact, versioned fingerprint of MODEL to FILE."""
+        from modelkin.errors import ModelkinError
+        from modelkin.fingerprint import fingerprint_model
+
+        if mode not in ("fast", "full"):
+            raise ModelkinError("--mode", f"unknown mode {mode!r} (fast or full)")
+        fp = fingerprint_model(model, mode="full" if mode == "full" else "fast", seed=seed)
+        fp.save(output)
+        typer.echo(f"{output}: {fp.digest()}")
+
+    @app.command("compare")
+    def compare_cmd(
+        suspect: Annotated[Path, typer.Argument(help="Suspect model or fingerprint file.")],
+        candidate: Annotated[Path, typer.Argument(help="Candidate model or fingerprint.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        report: Annotated[
+            Path | None, typer.Option("--report", help="Write an HTML evidence report.")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed for models fingerprinted here.")] = 0,
+    ) -> None:
+        """Test whether SUSPECT derives from CANDIDATE (or vice versa).
+
+        Exit codes: 0 = consistent with independent training (unrelated or
+        same_tokenizer_only), 3 = related (identical, converted, derived,
+        derived_surgery), 4 = insufficient evidence, 2 = user error.
+        """
+        from modelkin.fingerprint import load_or_fingerprint
+        from modelkin.forensics import compare, render_html
+
+        r = compare(
+            load_or_fingerprint(suspect, seed=seed), load_or_fingerprint(candidate, seed=seed)
+        )
+        if report is not None:
+            report.write_text(render_html(r), encoding="utf-8")
+        if as_json:
+            print_json(r.to_dict())
+        else:
+            typer.echo(f"verdict: {r.verdict}")
+            typer.echo(r.summary)
+            if r.reason:
+                typer.echo(f"reason: {r.reason}")
+            for e in r.evidence:
+                p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
+                skip = e.details.get("skipped")
+                typer.echo(f"  {e.name}: p = {p}" + (f" (skipped: {skip})" if skip else ""))
+        code = {True: EXIT_RELATED, False: EXIT_UNRELATED, None: EXIT_INSUFFICIENT}[r.related]
+        raise typer.Exit(code)

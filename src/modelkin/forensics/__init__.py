@@ -1,0 +1,15 @@
+"""Forensic comparison of two model fingerprints.
+
+Each evidence test is its own module returning an :class:`Evidence` (statistic, null,
+p-value under H0 "trained independently", plot data, meaning, limits):
+:mod:`identity`, :mod:`params`, :mod:`units`, :mod:`layers`, :mod:`profile`,
+:mod:`tokens`. :func:`compare` runs them and decides; :func:`render_html` writes the report.
+"""
+
+from __future__ import annotations
+
+from modelkin.forensics.evidence import VERDICTS, Evidence, Report
+from modelkin.forensics.html import render_html
+from modelkin.forensics.verdict import RELATED_P, compare
+
+__all__ = ["RELATED_P", "VERDICTS", "Evidence", "Report", "compare", "render_html"]

@@ -1,0 +1,145 @@
+"""Self-contained HTML evidence report with inline SVG plots.
+
+Written for a non-specialist: the verdict in words first, then a table of tests (what each
+measures, its number, its null, its p-value, its limits), then the plots: per-layer curves
+overlaid, the layer-similarity matrix with the alignment map, and per-role correlations.
+No scripts, no external resources.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from modelkin.forensics.evidence import Evidence, Report
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:4px;"
+    "vertical-align:top;font-size:13px}.v{font-size:20px;font-weight:bold}"
+    "svg{background:#fafafa;border:1px solid #ddd;margin:4px}"
+)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return escape(str(x))
+
+
+def _lines(curves: dict[str, dict[str, list[float]]], w: int = 300, h: int = 160) -> str:
+    out = []
+    for name, c in curves.items():
+        ys = [v for v in c["suspect"] + c["candidate"] if v == v]
+        lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
+        span = (hi - lo) or 1.0
+
+        def path(v: list[float], lo: float = lo, span: float = span) -> str:
+            n = max(1, len(v) - 1)
+            pts = [
+                f"{10 + (w - 20) * i / n:.1f},{h - 20 - (h - 40) * (y - lo) / span:.1f}"
+                for i, y in enumerate(v)
+            ]
+            return " ".join(pts)
+
+        out.append(
+            f'<svg width="{w}" height="{h}" role="img"><title>{escape(name)}</title>'
+            f'<text x="10" y="14" font-size="11">{escape(name)} std by relative depth</text>'
+            f'<polyline fill="none" stroke="#c33" stroke-width="2" points="{path(c["suspect"])}"/>'
+            f'<polyline fill="none" stroke="#36c" stroke-width="2" '
+            f'stroke-dasharray="4" points="{path(c["candidate"])}"/></svg>'
+        )
+    return "".join(out)
+
+
+def _matrix(m: list[list[float]], pairs: list[list[int]], cell: int = 22) -> str:
+    if not m or not m[0]:
+        return ""
+    n, k = len(m), len(m[0])
+    parts = [
+        f'<svg width="{k * cell + 60}" height="{n * cell + 40}" role="img">'
+        "<title>layer similarity</title>"
+    ]
+    mapped = {(p[0], p[1]) for p in pairs}
+    for i in range(n):
+        parts.append(f'<text x="2" y="{34 + i * cell + cell // 2}" font-size="10">S{i}</text>')
+        for j in range(k):
+            v = max(0.0, min(1.0, m[i][j]))
+            shade = int(255 - 200 * v)
+            stroke = ' stroke="#000" stroke-width="2"' if (i, j) in mapped else ""
+            parts.append(
+                f'<rect x="{40 + j * cell}" y="{24 + i * cell}" width="{cell - 2}" '
+                f'height="{cell - 2}" fill="rgb({shade},{shade},255)"{stroke}>'
+                f"<title>S{i}~C{j}: r={m[i][j]:.3f}</title></rect>"
+            )
+    for j in range(k):
+        parts.append(f'<text x="{42 + j * cell}" y="18" font-size="10">C{j}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _bars(bars: list[list[Any]], w: int = 600) -> str:
+    if not bars:
+        return ""
+    h = 16 * len(bars) + 10
+    parts = [f'<svg width="{w}" height="{h}" role="img"><title>per-test values</title>']
+    for i, (label, v) in enumerate(bars):
+        length = max(0.0, min(1.0, float(v))) * (w - 260)
+        parts.append(
+            f'<text x="2" y="{14 + 16 * i}" font-size="10">{escape(str(label))}</text>'
+            f'<rect x="220" y="{4 + 16 * i}" width="{length:.1f}" height="12" fill="#6a6"/>'
+            f'<text x="{225 + length:.1f}" y="{14 + 16 * i}" font-size="10">{float(v):.3f}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _row(e: Evidence) -> str:
+    skipped = e.details.get("skipped")
+    null = escape(str(e.null.get("description", "")))
+    used = "yes" if e.combine and e.p_value is not None else "no"
+    return (
+        f"<tr><td><b>{escape(e.name)}</b><br>{escape(e.meaning)}</td>"
+        f"<td>{_fmt(e.statistic)}</td><td>{_fmt(e.p_value)}</td><td>{used}</td>"
+        f"<td>{null}</td><td>{escape(skipped) if skipped else ''}{escape(e.limits)}</td></tr>"
+    )
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page."""
+    s, c = report.suspect, report.candidate
+    plots = []
+    for e in report.evidence:
+        if "curves" in e.plot:
+            plots.append(
+                "<h3>Per-layer weight spread (red: suspect, blue dashed: candidate)"
+                f"</h3>{_lines(e.plot['curves'])}"
+            )
+        if "matrix_r" in e.plot:
+            plots.append(
+                "<h3>Layer alignment (darker = more similar; outlined = map)</h3>"
+                f"{_matrix(e.plot['matrix_r'], e.plot.get('map', []))}"
+            )
+        if "bars" in e.plot:
+            plots.append(f"<h3>{escape(e.name)}</h3>{_bars(e.plot['bars'])}")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>modelkin evidence report"
+        f"</title><style>{_CSS}</style></head><body><h1>Model comparison</h1>"
+        f"<p>Suspect: <b>{escape(str(s.get('name')))}</b> ({escape(str(s.get('format')))}, "
+        f"{_fmt(s.get('num_layers'))} layers) — Candidate: <b>{escape(str(c.get('name')))}"
+        f"</b> ({escape(str(c.get('format')))}, {_fmt(c.get('num_layers'))} layers)</p>"
+        f"<p class='v'>Verdict: {escape(report.verdict)}</p><p>{escape(report.summary)}</p>"
+        f"<p>{escape(report.reason)}</p>"
+        "<p>Each test asks: <i>if these two models had been trained independently, how "
+        "surprising would this be?</i> That probability is the p-value; 'related' needs the "
+        f"combined p-value ≤ {_fmt(report.combination.get('related_threshold'))}. "
+        f"Combination: {escape(str(report.combination.get('method')))}.</p>"
+        "<table><tr><th>Test (what it means)</th><th>Statistic</th><th>p-value</th>"
+        "<th>Counted</th><th>Null distribution</th><th>Limits</th></tr>"
+        + "".join(_row(e) for e in report.evidence)
+        + "</table>"
+        + "".join(plots)
+        + "</body></html>"
+    )

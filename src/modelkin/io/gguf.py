@@ -1,0 +1,370 @@
+"""GGUF reader (llama.cpp's model format): metadata, tokenizer and dequantized tensors.
+
+The header is parsed by :mod:`modelkin.io._gguf_header` with every length bounded; data
+is memory-mapped and only the bytes of the requested tensor (or row range) are touched.
+Quantized types are dequantized with ``gguf.quants.dequantize``, which covers every type
+the ``gguf`` package knows (F16, BF16, Q4_0..Q8_1, K-quants, IQ*, TQ*, MXFP4...).
+
+Conventions undone so values line up with the Hugging Face checkpoint the file was
+converted from (llama.cpp ``convert_hf_to_gguf.py``):
+
+* **Q/K row permutation.** ``LlamaModel.permute`` reorders the rows of ``q_proj`` and
+  ``k_proj`` (weights and biases) with ``reshape(n_head, 2, rows//n_head//2, ...)
+  .swapaxes(1, 2)`` so llama.cpp's interleaved ("NORM") RoPE computes HF's rotate-half
+  RoPE; ``k_proj`` uses the KV head count. The converter applies it for the architectures
+  in :data:`PERMUTED_ARCHS` (llama, which HF mistral checkpoints also convert to; deci,
+  granite, minicpm, olmo, arctic, deepseek). It does *not* for gemma*/qwen2/qwen3/phi3
+  (NEOX RoPE) nor for Mistral's native-format and Llama 4 conversions
+  (``undo_permute = False``); a ``llama`` GGUF made from Mistral's native format cannot be
+  told apart from its metadata, so its Q/K rows come out permuted: documented limit.
+* **Gemma norms.** HF Gemma RMSNorm computes ``x * (1 + w)``; the converter stores
+  ``w + 1`` for every ``*norm.weight`` (gemma, gemma2, gemma3), so we subtract 1.
+
+``read`` returns HF orientation: GGUF lists dims fastest-first (``ne[0]`` = row length),
+so the logical shape is ``ne`` reversed, which is already ``nn.Linear``'s ``[out, in]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+from gguf.quants import dequantize
+
+from modelkin.errors import ModelFormatError
+from modelkin.io._gguf_header import Header, RawTensor, parse_header
+from modelkin.io.base import TensorInfo, TensorSource
+from modelkin.io.tokenizer import Tokenizer
+
+#: GGUF architectures whose converter applies ``LlamaModel.permute`` to q/k rows.
+PERMUTED_ARCHS = frozenset(
+    {"llama", "deci", "granite", "granitemoe", "minicpm", "olmo", "arctic", "deepseek"}
+)
+#: GGUF architectures whose converter stores ``w + 1`` for RMSNorm weights.
+GEMMA_NORM_ARCHS = frozenset({"gemma", "gemma2", "gemma3"})
+#: Integer / f64 types that ``gguf.quants`` does not handle: numpy dtype per type.
+_PLAIN = {
+    GGMLQuantizationType.I8: "<i1",
+    GGMLQuantizationType.I16: "<i2",
+    GGMLQuantizationType.I32: "<i4",
+    GGMLQuantizationType.I64: "<i8",
+    GGMLQuantizationType.F64: "<f8",
+}
+_LOSSLESS = {GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16}
+#: ``tokenizer.ggml.model`` -> Tokenizer.kind. llama.cpp's "llama" vocab is SentencePiece
+#: BPE with byte fallback; "t5" is SentencePiece Unigram (UGM); "bert" is WordPiece.
+_TOKENIZER_KINDS = {"llama": "bpe", "gpt2": "bpe", "bert": "wordpiece", "t5": "unigram"}
+_SPECIAL_IDS = ("bos", "eos", "unknown", "padding", "seperator", "separator", "cls", "mask", "eot")
+_TOKEN_CONTROL = 3  # llama_token_type CONTROL
+#: HF config key -> GGUF ``<arch>.`` key.
+_CONFIG_KEYS = {
+    "num_hidden_layers": "block_count",
+    "hidden_size": "embedding_length",
+    "intermediate_size": "feed_forward_length",
+    "num_attention_heads": "attention.head_count",
+    "num_key_value_heads": "attention.head_count_kv",
+    "max_position_embeddings": "context_length",
+    "rms_norm_eps": "attention.layer_norm_rms_epsilon",
+    "layer_norm_eps": "attention.layer_norm_epsilon",
+    "rope_theta": "rope.freq_base",
+    "head_dim": "attention.key_length",
+    "sliding_window": "attention.sliding_window",
+}
+
+
+class _Entry:
+    """A tensor as stored: its table row plus the derived size and type."""
+
+    __slots__ = ("block", "missing", "nbytes", "qtype", "raw", "type_size")
+
+    def __init__(self, raw: RawTensor, path: Path) -> None:
+        self.raw = raw
+        try:
+            self.qtype: GGMLQuantizationType | None = GGMLQuantizationType(raw.ggml_type)
+        except ValueError:
+            self.qtype = None
+        self.block, self.type_size = (
+            GGML_QUANT_SIZES.get(self.qtype, (0, 0)) if self.qtype is not None else (0, 0)
+        )
+        self.nbytes = 0
+        if self.block:
+            if raw.ne[0] % self.block:
+                raise ModelFormatError(
+                    path,
+                    f"tensor {raw.name!r}: row length {raw.ne[0]} is not a multiple of"
+                    f" the {self.qtype.name if self.qtype else '?'} block size {self.block}",
+                )
+            numel = 1
+            for d in raw.ne:
+                numel *= d
+            self.nbytes = numel // self.block * self.type_size
+        self.missing = False
+
+    @property
+    def dtype(self) -> str:
+        return self.qtype.name if self.qtype is not None else f"ggml_type_{self.raw.ggml_type}"
+
+
+class GGUFSource(TensorSource):
+    """A ``.gguf`` file as a :class:`TensorSource` (see the module docstring)."""
+
+    format = "gguf"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            self._file = self.path.open("rb")
+        except OSError as exc:
+            raise ModelFormatError(self.path, f"cannot read: {exc.strerror or exc}") from None
+        try:
+            size = self.path.stat().st_size
+            if size == 0:
+                raise ModelFormatError(self.path, "empty file")
+            self._mm: mmap.mmap | None = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            self._header: Header = parse_header(self._mm, self.path)
+            self._entries = self._check_entries()
+        except BaseException:
+            self.close()
+            raise
+        self._infos: list[TensorInfo] | None = None
+        self._tokenizer: Tokenizer | None = None
+
+    # -- layout checks ----------------------------------------------------------------
+    def _check_entries(self) -> dict[str, _Entry]:
+        h = self._header
+        entries = {t.name: _Entry(t, self.path) for t in h.tensors}
+        spans = []
+        for e in entries.values():
+            if e.qtype is None or not e.block:
+                h.problems.append(
+                    f"tensor {e.raw.name!r} has GGML type {e.raw.ggml_type}, which cannot be read"
+                )
+                continue
+            end = e.raw.offset + e.nbytes
+            if end > h.file_size:
+                e.missing = True
+                continue
+            spans.append((e.raw.offset, end, e.raw.name))
+        spans.sort()
+        for (a0, a1, an), (b0, _b1, bn) in itertools.pairwise(spans):
+            if b0 < a1:
+                raise ModelFormatError(
+                    self.path, f"tensors {an!r} [{a0}, {a1}) and {bn!r} overlap at {b0}"
+                )
+        missing = [e.raw.name for e in entries.values() if e.missing]
+        if missing:
+            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+            h.problems.append(
+                f"file is truncated ({h.file_size} bytes): {len(missing)} tensors missing: {shown}"
+            )
+        return entries
+
+    # -- listing ------------------------------------------------------------------------
+    def tensors(self) -> list[TensorInfo]:
+        if self._infos is None:
+            self._infos = [
+                TensorInfo(
+                    name=e.raw.name,
+                    shape=tuple(reversed(e.raw.ne)),
+                    dtype=e.dtype,
+                    nbytes=e.nbytes,
+                    quantized=e.qtype not in _LOSSLESS and e.qtype not in _PLAIN,
+                    extra={"ggml_type": e.raw.ggml_type, "missing": e.missing},
+                )
+                for e in self._entries.values()
+            ]
+        return list(self._infos)
+
+    @property
+    def architecture(self) -> str:
+        arch = self._header.kv.get("general.architecture")
+        return arch if isinstance(arch, str) else ""
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        e = self._entries.get(name)
+        if e is None:
+            raise ModelFormatError(self.path, f"no tensor named {name!r}")
+        if e.missing:
+            raise ModelFormatError(
+                self.path, f"tensor {name!r} is missing: the file is truncated before its data"
+            )
+        if e.qtype is None or not e.block or self._mm is None:
+            raise ModelFormatError(self.path, f"tensor {name!r} has an unreadable type {e.dtype}")
+        shape = tuple(reversed(e.raw.ne))
+        n_rows = shape[0]
+        perm = self._qk_heads(name)
+        # Row slicing maps to a byte range only for >=2-D tensors (rows are whole blocks)
+        # and only when no permutation mixes rows across the slice.
+        direct = rows is not None and len(shape) >= 2 and perm is None
+        start, stop = 0, n_rows
+        if direct and rows is not None:
+            start, stop, step = rows.indices(n_rows)
+            if step != 1:
+                direct = False
+                start, stop = 0, n_rows
+        row_bytes = e.nbytes // n_rows
+        lo = e.raw.offset + start * row_bytes
+        count = max(stop - start, 0)
+        raw = np.frombuffer(self._mm, dtype=np.uint8, count=count * row_bytes, offset=lo)
+        out = self._decode(raw.reshape(count, row_bytes), e, name)
+        out = out.reshape((count, *shape[1:]))
+        if perm is not None:
+            out = _unpermute(out, perm)
+        if self.architecture in GEMMA_NORM_ARCHS and name.endswith("norm.weight"):
+            out = out - np.float32(1.0)
+        if rows is not None and not direct:
+            out = out[rows]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _decode(self, raw: np.ndarray, e: _Entry, name: str) -> np.ndarray:
+        assert e.qtype is not None
+        if e.qtype in _PLAIN:
+            return raw.view(_PLAIN[e.qtype]).astype(np.float32)
+        if e.qtype == GGMLQuantizationType.F32:
+            return raw.view("<f4").astype(np.float32)
+        try:
+            out = dequantize(raw, e.qtype)
+        except NotImplementedError:
+            raise ModelFormatError(
+                self.path, f"tensor {name!r}: the gguf package cannot dequantize {e.dtype}"
+            ) from None
+        return np.asarray(out, dtype=np.float32)
+
+    def _qk_heads(self, name: str) -> int | None:
+        """Head count to undo ``LlamaModel.permute`` with, or None when not permuted."""
+        arch = self.architecture
+        if arch not in PERMUTED_ARCHS:
+            return None
+        kv = self._header.kv
+        if name.endswith((".attn_q.weight", ".attn_q.bias")):
+            heads = kv.get(f"{arch}.attention.head_count")
+        elif name.endswith((".attn_k.weight", ".attn_k.bias")):
+            heads = kv.get(
+                f"{arch}.attention.head_count_kv", kv.get(f"{arch}.attention.head_count")
+            )
+        else:
+            return None
+        if isinstance(heads, list):  # per-layer head counts (e.g. deci)
+            layer = _layer_of(name)
+            heads = heads[layer] if layer is not None and layer < len(heads) else None
+        if not isinstance(heads, int) or heads <= 0:
+            return None
+        return heads
+
+    # -- metadata ------------------------------------------------------------------------
+    def metadata(self) -> Mapping[str, Any]:
+        """GGUF key/values; the large tokenizer arrays are summarised by their length."""
+        out: dict[str, Any] = {}
+        for k, v in self._header.kv.items():
+            if isinstance(v, list) and len(v) > 64:
+                out[k] = f"<array of {len(v)}>"
+            else:
+                out[k] = v
+        out["gguf.version"] = self._header.version
+        return out
+
+    def config(self) -> Mapping[str, Any]:
+        """An HF-style config derived from ``general.architecture`` and ``<arch>.*`` keys."""
+        kv = self._header.kv
+        arch = self.architecture
+        cfg: dict[str, Any] = {"model_type": arch or "unknown"}
+        for hf_key, gkey in _CONFIG_KEYS.items():
+            v = kv.get(f"{arch}.{gkey}")
+            if isinstance(v, list):  # per-layer values: keep the list (and its max)
+                cfg[hf_key + "_per_layer"] = v
+                v = max(v) if v and all(isinstance(x, int | float) for x in v) else None
+            if v is not None:
+                cfg[hf_key] = v
+        vocab = kv.get(f"{arch}.vocab_size")
+        tokens = kv.get("tokenizer.ggml.tokens")
+        if not isinstance(vocab, int) and isinstance(tokens, list):
+            vocab = len(tokens)
+        if not isinstance(vocab, int):
+            emb = self._entries.get("token_embd.weight")
+            vocab = emb.raw.ne[-1] if emb is not None else None
+        if vocab is not None:
+            cfg["vocab_size"] = vocab
+        if "num_key_value_heads" not in cfg and "num_attention_heads" in cfg:
+            cfg["num_key_value_heads"] = cfg["num_attention_heads"]
+        cfg["tie_word_embeddings"] = "output.weight" not in self._entries
+        name = kv.get("general.name")
+        if isinstance(name, str):
+            cfg["_name_or_path"] = name
+        return cfg
+
+    def tokenizer(self) -> Tokenizer | None:
+        """The vocabulary from ``tokenizer.ggml.*`` (None when the file has none)."""
+        if self._tokenizer is not None:
+            return self._tokenizer
+        kv = self._header.kv
+        tokens = kv.get("tokenizer.ggml.tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            return None
+        model = kv.get("tokenizer.ggml.model")
+        kind = _TOKENIZER_KINDS.get(model, "unknown") if isinstance(model, str) else "unknown"
+        merges = kv.get("tokenizer.ggml.merges")
+        merges = [m for m in merges if isinstance(m, str)] if isinstance(merges, list) else []
+        scores = kv.get("tokenizer.ggml.scores")
+        score_list = (
+            [float(s) for s in scores]
+            if isinstance(scores, list) and len(scores) == len(tokens)
+            else None
+        )
+        specials: dict[str, int] = {}
+        for what in _SPECIAL_IDS:
+            i = kv.get(f"tokenizer.ggml.{what}_token_id")
+            if isinstance(i, int) and 0 <= i < len(tokens):
+                specials.setdefault(tokens[i], i)
+        types = kv.get("tokenizer.ggml.token_type")
+        if isinstance(types, list) and len(types) == len(tokens):
+            for i, t in enumerate(types):
+                if t == _TOKEN_CONTROL:
+                    specials.setdefault(tokens[i], i)
+        self._tokenizer = Tokenizer(
+            kind, list(tokens), merges, specials, score_list, source=self.path.name
+        )
+        return self._tokenizer
+
+    def problems(self) -> list[str]:
+        return list(self._header.problems)
+
+    def close(self) -> None:
+        mm = getattr(self, "_mm", None)
+        if mm is not None:
+            # An array may still view the map; then the GC closes it later.
+            with contextlib.suppress(BufferError):
+                mm.close()
+            self._mm = None
+        f = getattr(self, "_file", None)
+        if f is not None:
+            f.close()
+
+
+def _layer_of(name: str) -> int | None:
+    parts = name.split(".")
+    if len(parts) > 2 and parts[0] == "blk" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _unpermute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Inverse of llama.cpp ``LlamaModel.permute`` (``reshape(n_head, 2, r//n_head//2,
+    ...).swapaxes(1, 2)``): view the rows as ``(n_head, r//n_head//2, 2)`` and swap back."""
+    rows = w.shape[0]
+    if rows % (2 * n_head):
+        return w
+    return w.reshape(n_head, rows // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def permute_like_converter(w: np.ndarray, n_head: int) -> np.ndarray:
+    """llama.cpp's forward ``LlamaModel.permute`` (HF rows -> GGUF rows); tests and
+    writers use it to produce files laid out as the converter lays them out."""
+    rows = w.shape[0]
+    return w.reshape(n_head, 2, rows // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

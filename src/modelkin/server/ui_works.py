@@ -1,0 +1,109 @@
+"""The Works pages: list works with tier and term; register one through a form.
+
+The form needs a signer: the operator names one key file (``ServerSettings.ui_signer``,
+e.g. the demo identity). Without it the page says how to submit a signed statement
+instead, and the form is not shown.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from modelkin.errors import ModelkinError
+from modelkin.server.api_works import work_of
+from modelkin.server.deps import get_state
+from modelkin.server.state import ServerState
+from modelkin.server.ui import page
+from modelkin.statements import Identity
+from modelkin.works import AI_ROLES, WORK_KINDS, builtin_pack_ids, classify, compute_term, load_pack
+from modelkin.works.record import work_from_dict
+from modelkin.works.register import register_work
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[ServerState, Depends(get_state)]
+MAX_CONTENT = 32 << 20
+
+
+def _rows(state: ServerState, pack: str) -> list[dict[str, Any]]:
+    rules = load_pack(pack)
+    rows = []
+    for rec in reversed(state.registry.works()):
+        _, work = work_of(state.registry, rec.id)
+        c = classify(work)
+        rows.append(
+            {"rec": rec, "work": work, "tier": c, "term": compute_term(work, c.tier, rules)}
+        )
+    return rows
+
+
+@router.get("/works", response_class=HTMLResponse)
+def works(
+    request: Request,
+    state: State,
+    pack: Annotated[str, Query(pattern="^(" + "|".join(builtin_pack_ids()) + ")$")] = "uk-cdpa",
+    registered: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    return page(
+        request, "works.html", rows=_rows(state, pack), pack=pack, packs=builtin_pack_ids(),
+        kinds=WORK_KINDS, roles=AI_ROLES, can_register=state.settings.ui_signer is not None,
+        registered=registered,
+    )  # fmt: skip
+
+
+@router.post("/works", response_class=HTMLResponse)
+def register(
+    request: Request,
+    state: State,
+    title: Annotated[str, Form(min_length=1, max_length=500)],
+    kind: Annotated[str, Form()],
+    created: Annotated[str, Form()],
+    author: Annotated[str, Form(min_length=1, max_length=200)],
+    content: Annotated[UploadFile, File()],
+    ai_system: Annotated[str, Form(max_length=200)] = "",
+    ai_role: Annotated[str, Form()] = "none",
+    ai_share: Annotated[str, Form(max_length=10)] = "",
+    human_contribution: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Build the work from the form, sign it with the operator's UI key, submit it."""
+    if state.settings.ui_signer is None:
+        raise ModelkinError("works form", "this server has no signing key for the web form")
+    systems = [{"name": ai_system, "role": ai_role}] if ai_system.strip() else []
+    data: dict[str, Any] = {
+        "title": title,
+        "kind": kind,
+        "created": created,
+        "authors": [{"name": author, "human": True}],
+        "ai_use": {
+            "systems": systems,
+            "ai_share": float(ai_share) if _is_number(ai_share) else None,
+            "human_contribution": human_contribution or None,
+        },
+    }
+    if ai_share.strip() and not _is_number(ai_share):
+        raise ModelkinError("AI share", "give a number between 0 and 1, or leave it empty")
+    work = work_from_dict(data, "works form")
+    identity = Identity.load(state.settings.ui_signer)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (Path(content.filename or "content").name or "content")
+        size = 0
+        with path.open("wb") as out:
+            while chunk := content.file.read(1 << 16):
+                size += len(chunk)
+                if size > MAX_CONTENT:
+                    raise ModelkinError("content", "file is larger than the form accepts")
+                out.write(chunk)
+        receipt = state.locked(lambda: register_work(state.registry, identity, work, path))
+    return RedirectResponse(f"/works?registered={receipt.record_id}", status_code=303)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

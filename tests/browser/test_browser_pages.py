@@ -1,0 +1,68 @@
+"""Real headless Chromium: every page loads, lineage links work, keyboard and phone layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _page(browser: Any, size: dict[str, int]) -> Any:
+    ctx = browser.new_context(viewport=size, java_script_enabled=False)
+    return ctx.new_page()
+
+
+def test_pages_load_and_lineage_link_is_followed(site: str, browser: Any, shots: Path) -> None:
+    page = _page(browser, DESKTOP)
+    page.goto(site + "/")
+    assert page.locator("h1").inner_text() == "Registry"
+    assert page.get_by_role("navigation", name="Main").is_visible()
+    assert page.get_by_role("main").is_visible()
+    assert "tiny-tuned" in page.locator("table").inner_text()
+    page.screenshot(path=str(shots / "home.png"), full_page=True)
+
+    page.get_by_label("Model, dataset, organisation or SHA-256 digest").fill("tiny-tuned")
+    page.get_by_role("button", name="Search").last.click()
+    page.get_by_role("link", name="tiny-tuned").first.click()
+    assert page.locator("h1").inner_text().startswith("tiny-tuned")
+    evidence = page.get_by_role("table", name="Evidence for each lineage edge")
+    assert "finetune" in evidence.inner_text()
+    assert "unverifiable" in evidence.inner_text()
+    page.screenshot(path=str(shots / "model.png"), full_page=True)
+
+    evidence.get_by_role("link", name="tiny-base").click()  # follow the lineage edge
+    assert page.locator("h1").inner_text().startswith("tiny-base")
+    assert page.locator("iframe.label").count() == 1
+    assert page.get_by_role("link", name="cyclonedx").get_attribute("href", timeout=2000)
+
+    page.goto(site + "/ledger")
+    assert page.get_by_role("table", name="Logged statements, newest first").is_visible()
+    page.get_by_role("button", name="Verify the whole log").click()
+    assert "Log verified" in page.get_by_role("status").inner_text()
+    page.screenshot(path=str(shots / "ledger.png"), full_page=True)
+
+    page.goto(site + "/compare")
+    assert page.get_by_label("Suspect model").is_visible()
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+    page.goto(site + "/models/no-such-model")
+    assert page.get_by_role("alert").inner_text().startswith("no-such-model")
+    page.context.close()
+
+
+def test_keyboard_and_phone(site: str, browser: Any, shots: Path) -> None:
+    page = _page(browser, PHONE)
+    page.goto(site + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.screenshot(path=str(shots / "home-phone.png"), full_page=True)
+    # no horizontal scrolling on a phone
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    page.goto(site + "/search?q=tiny")
+    page.get_by_role("link", name="tiny-tuned").first.click()
+    page.screenshot(path=str(shots / "model-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.context.close()

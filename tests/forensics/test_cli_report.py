@@ -1,0 +1,56 @@
+"""CLI exit codes and the HTML/JSON report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelkin.cli import main
+from modelkin.forensics import compare, render_html
+
+from .conftest import FingerprintCache
+
+
+def test_fingerprint_and_compare_cli(
+    fps: FingerprintCache, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = fps("minilm-l6").save(tmp_path / "l6.mkfp")
+    b = fps("rand1").save(tmp_path / "r1.mkfp")
+    c = fps("dropped").save(tmp_path / "dr.mkfp")
+    assert main(["compare", str(a), str(b)]) == 0
+    capsys.readouterr()
+    html = tmp_path / "r.html"
+    assert main(["compare", str(c), str(a), "--json", "--report", str(html)]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "derived_surgery" and out["related"] is True
+    assert {"verdict", "related", "p_value", "evidence", "suspect", "candidate", "version"} <= set(out)
+    page = html.read_text()
+    assert "<svg" in page and "derived_surgery" in page and "<script" not in page
+
+
+def test_fingerprint_cli_writes_file(
+    fps: FingerprintCache, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.mkfp"
+    assert main(["fingerprint", str(fps.paths["rand2"]), "-o", str(out)]) == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert main(["compare", str(out), str(fps.paths["rand2"])]) == 3
+
+
+def test_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.mkfp"
+    bad.write_bytes(b"\x1f\x8bnot really")
+    assert main(["compare", str(bad), str(bad)]) == 2
+    assert "bad.mkfp" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "missing"), str(bad)]) == 2
+
+
+def test_insufficient_exit_code(fps: FingerprintCache, tmp_path: Path) -> None:
+    """Two fingerprints with nothing in common: an empty-role model is refused, so use
+    different seeds with no tokenizer overlap check: seeds differ -> tokens skipped."""
+    a = fps("rand1")
+    r = compare(a, a)
+    assert r.verdict == "identical"
+    assert "Model comparison" in render_html(r)

@@ -1,0 +1,58 @@
+"""Ground-truth comparisons on the real MiniLM-L6 and its transformed copies."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelkin.forensics import RELATED_P, compare
+
+from .conftest import FingerprintCache
+
+
+def test_self_is_identical(fps: FingerprintCache) -> None:
+    r = compare(fps("minilm-l6"), fps("minilm-l6"))
+    assert r.verdict == "identical" and r.related is True
+
+
+@pytest.mark.parametrize(
+    ("variant", "verdicts"),
+    [
+        ("permuted", {"derived"}),
+        ("dropped", {"derived_surgery"}),
+        ("noised", {"derived"}),
+        ("int8", {"converted"}),
+    ],
+)
+def test_transformed_copies_are_related(
+    fps: FingerprintCache, variant: str, verdicts: set[str]
+) -> None:
+    r = compare(fps(variant), fps("minilm-l6"))
+    assert r.verdict in verdicts, (r.verdict, r.summary)
+    assert r.related is True
+    assert r.p_value is not None and r.p_value <= RELATED_P
+
+
+def test_permutation_detected_by_unit_matching(fps: FingerprintCache) -> None:
+    r = compare(fps("permuted"), fps("minilm-l6"))
+    units = r.get("unit_matching")
+    assert units is not None and units.p_value is not None and units.p_value < 1e-100
+    # aligned-sample correlation of the permuted MLP rows is gone ...
+    rows = {x["role"]: x["r"] for x in r.get("parameter_similarity").details["roles"]}  # type: ignore[union-attr]
+    assert abs(rows["L2.mlp_up.weight"]) < 0.2
+    # ... but every MLP unit is matched back.
+    assert all(p["fixed_points"] > 0.9 * p["units"] for p in units.details["pairs"])
+
+
+def test_dropped_layers_map(fps: FingerprintCache) -> None:
+    r = compare(fps("dropped"), fps("minilm-l6"))
+    layers = r.get("layer_alignment")
+    assert layers is not None
+    assert [(m[0], m[1]) for m in layers.details["map"]] == [(0, 0), (1, 2), (2, 4), (3, 5)]
+
+
+@pytest.mark.parametrize(("a", "b"), [("rand1", "rand2"), ("rand1", "minilm-l6")])
+def test_independent_controls_never_related(fps: FingerprintCache, a: str, b: str) -> None:
+    r = compare(fps(a), fps(b))
+    assert r.related is False, (r.verdict, r.p_value)
+    assert r.verdict == "same_tokenizer_only"  # same vocab.txt, independent weights
+    assert r.p_value is not None and r.p_value > 1e-3
