@@ -19,6 +19,7 @@ from modelkin.registry import (  # noqa: E402
     register_identity,
     register_model,
 )
+from modelkin.server import ServerSettings  # noqa: E402
 from modelkin.statements import Identity  # noqa: E402
 
 
@@ -37,7 +38,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         register_derivation(
             reg, alice, child="tiny-tuned", parents=["tiny-base"], relation="finetune"
         )
-    with live_server(home) as url:
+    key = alice.save(root / "alice.key")
+    with live_server(home, ServerSettings(ui_signer=key)) as url:
         yield url
 
 

@@ -66,3 +66,42 @@ def test_keyboard_and_phone(site: str, browser: Any, shots: Path) -> None:
     page.screenshot(path=str(shots / "model-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.context.close()
+
+
+def test_register_a_work_through_the_form(
+    site: str, browser: Any, shots: Path, tmp_path: Path
+) -> None:
+    content = tmp_path / "song-lyrics.txt"
+    content.write_text("la la la, a song written with some help\n")
+    page = _page(browser, DESKTOP)
+    page.goto(site + "/works")
+    page.get_by_label("Title").fill("Song with help")
+    page.get_by_label("Kind").select_option("text")
+    page.get_by_label("Created").fill("2026-09-01")
+    page.get_by_label("Author").fill("Ada Writer")
+    page.get_by_label("Content file").set_input_files(str(content))
+    page.get_by_label("AI system (empty if none)").fill("tiny-tuned")
+    page.get_by_label("Its role").select_option("assisted")
+    page.get_by_label("AI-generated share (0–1)").fill("0.2")
+    page.get_by_label("Human contribution").fill("melody and most of the words")
+    page.screenshot(path=str(shots / "works-form.png"), full_page=True)
+    page.get_by_role("button", name="Register work").click()
+    assert "Registered" in page.get_by_role("status").inner_text()
+    table = page.get_by_role("table", name="Registered works: tier and protection under uk-cdpa")
+    row = table.get_by_role("row", name="Song with help")
+    assert "ai-assisted" in row.inner_text()
+    page.screenshot(path=str(shots / "works.png"), full_page=True)
+    page.get_by_label("Jurisdiction rule pack").select_option("us")
+    page.get_by_role("button", name="Show terms").click()
+    assert page.get_by_role("table", name="Registered works: tier and protection under us")
+    # a bad date comes back as a readable error page, and nothing is registered
+    page.goto(site + "/works")
+    page.get_by_label("Title").fill("Bad date")
+    page.get_by_label("Created").fill("2999-01-01")
+    page.get_by_label("Author").fill("Ada Writer")
+    page.get_by_label("Content file").set_input_files(str(content))
+    page.get_by_role("button", name="Register work").click()
+    assert page.get_by_role("alert").is_visible()
+    page.goto(site + "/works")
+    assert page.get_by_role("row", name="Bad date").count() == 0
+    page.context.close()

@@ -53,7 +53,9 @@ def permute_units(w: Weights, seed: int = 7) -> Weights:
 
 def drop_layers(w: Weights, drop: set[int]) -> Weights:
     """Remove whole layers and renumber the rest."""
-    keep = sorted({int(m.group(1)) for k in w if (m := re.match(r"encoder\.layer\.(\d+)\.", k))} - drop)
+    keep = sorted(
+        {int(m.group(1)) for k in w if (m := re.match(r"encoder\.layer\.(\d+)\.", k))} - drop
+    )
     new = {old: i for i, old in enumerate(keep)}
     out: Weights = {}
     for k, v in w.items():

@@ -47,7 +47,9 @@ def test_positions_depend_only_on_seed_kind_shape() -> None:
     a = row_blocks(0, "attn_q", "weight", (384, 384))
     assert a == row_blocks(0, "attn_q", "weight", (384, 384))
     assert a != row_blocks(1, "attn_q", "weight", (384, 384))
-    assert (columns(0, "mlp_up", "weight", (1536, 384)) == columns(0, "mlp_up", "weight", (1536, 384))).all()
+    assert (
+        columns(0, "mlp_up", "weight", (1536, 384)) == columns(0, "mlp_up", "weight", (1536, 384))
+    ).all()
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
 from modelkin.arch import read_role, role_map
@@ -51,6 +52,12 @@ def models(
             quant_format=QuantFormat.QDQ,
             per_channel=True,
         )
+        quantize_static(
+            d / "fp32.onnx",
+            d / "qop.onnx",
+            CalibReader(),
+            quant_format=QuantFormat.QOperator,
+        )
     ext = d / "ext"
     ext.mkdir()
     m = onnx.load(str(d / "fp32.onnx"))
@@ -62,7 +69,7 @@ def models(
         location="weights.bin",
         size_threshold=0,
     )
-    paths = {k: d / f"{k}.onnx" for k in ("fp32", "dyn", "dyn_pc", "qdq")}
+    paths = {k: d / f"{k}.onnx" for k in ("fp32", "dyn", "dyn_pc", "qdq", "qop")}
     paths["ext"] = ext / "model.onnx"
     return paths, sd
 
@@ -115,7 +122,7 @@ def test_fp32_and_external_data_match_torch_exactly(
             assert src.info(roles[Role("attn_q", 1)].name).extra["external"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("kind", ["dyn", "dyn_pc", "qdq"])
+@pytest.mark.parametrize("kind", ["dyn", "dyn_pc", "qdq", "qop"])
 def test_int8_weights_dequantize_to_fp32_originals(
     models: tuple[dict[str, Path], dict[str, np.ndarray]], kind: str
 ) -> None:
@@ -215,3 +222,21 @@ def test_truncated_or_garbage_refused(
     bad.write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
     with pytest.raises(ModelFormatError):
         ONNXSource(bad)
+
+
+def test_gemm_weights_keep_out_in_orientation(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    first, second = torch.nn.Linear(8, 16), torch.nn.Linear(16, 4)
+    mlp = torch.nn.Sequential(first, torch.nn.ReLU(), second)
+    path = tmp_path / "mlp.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(mlp, (torch.randn(1, 8),), str(path), dynamo=False)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    with ONNXSource(path) as src:
+        by_shape = {t.shape: t for t in src.tensors() if len(t.shape) == 2}
+        for lin in (first, second):
+            w = lin.weight.detach().numpy()
+            t = by_shape[w.shape]
+            assert t.extra["transposed"] == ("Gemm" not in ops)
+            np.testing.assert_array_equal(src.read(t.name), w)

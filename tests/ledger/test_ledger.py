@@ -100,13 +100,20 @@ def test_concurrent_appenders_batch(tmp_path: Path) -> None:
         assert log.verify().ok
 
 
-def test_second_writer_process_refused(tmp_path: Path) -> None:
-    with _open(tmp_path) as a:
-        a.append(b"1")
-        b = Ledger.open(tmp_path)
-        with pytest.raises(LedgerError, match="another process"):
-            b.append(b"2")
-        b.close()
+def test_two_writers_share_one_log(tmp_path: Path) -> None:
+    """Two handles (as a server and a CLI process would hold) append in turn under
+    ``log.lock``; each adopts the other's entries, and one consistent tree results."""
+    with _open(tmp_path) as a, Ledger.open(tmp_path) as b:
+        ra = a.append(b"from a")
+        rb = b.append(b"from b")
+        ra2 = a.append_many([b"a2", b"from b"])
+        assert (ra.index, rb.index, ra2[0].index, ra2[1].index) == (0, 1, 2, 1)
+        assert ra2[1].duplicate and a.size() == b.size() == 3
+        assert a.checkpoint() == b.checkpoint()
+        v = note.Verifier.parse(a.verifier_key())
+        cp, _ = open_checkpoint(rb.checkpoint, v)
+        assert mk.verify_consistency(2, 3, cp.root, b.root(), b.consistency_proof(2, 3))
+        assert a.verify().ok
 
 
 def test_restore_from_backup_shrink_refused(tmp_path: Path) -> None:

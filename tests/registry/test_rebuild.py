@@ -158,7 +158,7 @@ def test_concurrent_writers_in_two_processes(home: Path, tmp_path: Path) -> None
     # both processes start on a fresh home: migrations and identity race too
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_submit_products, args=(str(home), str(key), tag, 8))
+        ctx.Process(target=_submit_products, args=(str(home), str(key), tag, 4))
         for tag in ("p", "q")
     ]
     for p in procs:
@@ -167,9 +167,9 @@ def test_concurrent_writers_in_two_processes(home: Path, tmp_path: Path) -> None
         p.join(60)
         assert p.exitcode == 0
     with Registry.open(home) as reg:
-        assert reg.ledger.size() == reg.applied_size() == 17
+        assert reg.ledger.size() == reg.applied_size() == 9
         names = sorted(r.name or "" for r in reg.products())
-        assert names == sorted([f"p-{i}" for i in range(8)] + [f"q-{i}" for i in range(8)])
+        assert names == sorted([f"p-{i}" for i in range(4)] + [f"q-{i}" for i in range(4)])
         before = _snapshot(reg)
         reg.rebuild()
         assert _snapshot(reg) == before

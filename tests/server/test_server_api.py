@@ -197,3 +197,23 @@ def test_model_dir_fixture_is_real(tmp_path: Path) -> None:
 
     d = tiny_model(tmp_path / "m", 3)
     assert load_file(str(d / "model.safetensors"))["embed.weight"].shape == (32, 8)
+
+
+def test_tiles_are_written_and_served(tmp_path: Path, seeded: Seeded) -> None:
+    """With a tiles directory the log is also published as C2SP tlog-tiles."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(seeded.home, home)
+    tiles = tmp_path / "tiles"
+    with live_server(home, ServerSettings(tiles_dir=tiles)) as u:
+        before = httpx.get(f"{u}/api/v1/ledger").json()["size"]
+        env = identity_envelope(Identity.generate("erin"), "Erin Org")
+        assert httpx.post(f"{u}/api/v1/statements", json=env).status_code == 201
+        size = before + 1
+        assert httpx.get(f"{u}/tiles/checkpoint").text == httpx.get(f"{u}/checkpoint").text
+        # level-0 partial tile of width `size` (C2SP tlog-tiles: tile/<L>/<N>.p/<W>)
+        tile = httpx.get(f"{u}/tiles/tile/0/000.p/{size}")
+        assert tile.status_code == 200 and len(tile.content) == 32 * size
+        entry0 = base64.b64decode(httpx.get(f"{u}/api/v1/ledger/entries/0").json()["entry"])
+        assert tile.content[:32] == leaf_hash(entry0)

@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
         writes_per_minute: Annotated[int, typer.Option(help="Write rate limit per client.")] = 120,
+        tiles: Annotated[
+            Path | None,
+            typer.Option(help="Also write C2SP tlog-tiles here (served under /tiles/)."),
+        ] = None,
         ui_signer: Annotated[
             Path | None,
             typer.Option(help="Key file that signs works registered through the web form."),
@@ -49,6 +53,7 @@ def register(app: typer.Typer) -> None:
             max_body_bytes=max_body,
             writes_per_minute=writes_per_minute,
             ui_signer=ui_signer,
+            tiles_dir=tiles,
         )
         typer.echo(f"modelkin registry at http://{host}:{port}/  (data: {root})")
         uvicorn.run(create_app(root, settings=settings), host=host, port=port, log_level="info")

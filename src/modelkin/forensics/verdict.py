@@ -42,7 +42,8 @@ def _describe(fp: Fingerprint) -> dict[str, Any]:
 def _surgery(s: Fingerprint, c: Fingerprint, layers: Evidence | None) -> list[str]:
     why = []
     for k in ("num_layers", "hidden_size", "intermediate_size", "vocab_size", "num_heads"):
-        if s.structure.get(k) != c.structure.get(k):
+        a, b = s.structure.get(k), c.structure.get(k)
+        if a is not None and b is not None and a != b:
             why.append(f"{k} {s.structure.get(k)} vs {c.structure.get(k)}")
     mapped = layers is not None and layers.p_value is not None
     if mapped and layers is not None and not layers.details["identity_map"] and not why:

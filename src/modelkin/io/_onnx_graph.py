@@ -64,6 +64,13 @@ _AUX_INPUTS: dict[str, tuple[int, ...]] = {
     "QLinearMatMul": (1, 2, 4, 5, 6, 7),
     "ConvInteger": (2, 3),
     "QLinearConv": (1, 2, 4, 5, 6, 7),
+    "QLinearAdd": (1, 2, 4, 5, 6, 7),
+    "QLinearMul": (1, 2, 4, 5, 6, 7),
+    "QLinearSoftmax": (1, 2, 3, 4),
+    "QLinearSigmoid": (1, 2, 3, 4),
+    "QLinearLeakyRelu": (1, 2, 3, 4),
+    "QLinearGlobalAveragePool": (1, 2, 3, 4),
+    "QGemm": (1, 2, 4, 5, 7, 8),
     "Mul": (0, 1),  # the weight scale of a MatMulInteger is Mul'd with the input scale
 }
 _QUANT_SUFFIX = re.compile(r"_(quantized|QuantizeLinear)$")
@@ -121,9 +128,12 @@ class GraphIndex:
         name: ``...query.bias`` -> ``...query.weight``."""
         out_value = self._through(out_value, ("Cast", "Mul", "QuantizeLinear", "DequantizeLinear"))
         for node, i in self.consumers.get(out_value, []):
-            if node.op_type != "Add":
+            if node.op_type == "Add" and i in (0, 1):
+                other = _input(node, 1 - i)
+            elif node.op_type == "QLinearAdd" and i in (0, 3):
+                other = _input(node, 3 - i)
+            else:
                 continue
-            other = _input(node, 1 - i) if i in (0, 1) else None
             if other and other not in self.initializers:
                 dq = self.producer.get(other)  # a quantized bias: DequantizeLinear(init)
                 other = (
@@ -215,6 +225,28 @@ class GraphIndex:
                     uses[b] = WeightUse(
                         b, True, _input(node, 4), _input(node, 5), 1, self._hint(node), op
                     )
+            elif op == "QGemm":  # com.microsoft: A, a_s, a_zp, B, b_s, b_zp, C, y_s, y_zp
+                b = _input(node, 3)
+                if b in self.initializers:
+                    assert b is not None
+                    transposed = not _attr(node, "transB", 0)
+                    uses[b] = WeightUse(
+                        b,
+                        transposed,
+                        _input(node, 4),
+                        _input(node, 5),
+                        1 if transposed else 0,
+                        self._hint(node),
+                        op,
+                    )
+            elif op in ("QLinearAdd", "QLinearMul"):  # com.microsoft: A, a_s, a_zp, B, b_s, b_zp
+                for j in (0, 3):
+                    x = _input(node, j)
+                    if x in self.initializers and x not in uses:
+                        assert x is not None
+                        uses[x] = WeightUse(
+                            x, False, _input(node, j + 1), _input(node, j + 2), None, None, op
+                        )
         # Other DequantizeLinear of initializers (Add'd biases, norms...), and of a Gather
         # from an initializer (onnxruntime's dynamically quantized embeddings).
         for node in self.graph.node:

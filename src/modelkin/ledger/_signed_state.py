@@ -76,7 +76,12 @@ class StateWriter:
                     self._seq = max(self._seq, struct.unpack(">Q", slot[40:48])[0])
 
     def write(self, size: int, root: bytes) -> None:
-        """Record a newly signed head durably."""
+        """Record a newly signed head (callers hold ``log.lock``)."""
+        data = os.pread(self._fd, 2 * _SLOT, 0)  # another process may have written since
+        for off in (0, _SLOT):
+            slot = data[off : off + _SLOT]
+            if len(slot) == _SLOT:
+                self._seq = max(self._seq, struct.unpack(">Q", slot[40:48])[0])
         self._seq += 1
         os.pwrite(self._fd, _pack(size, root, self._seq), (self._seq % 2) * _SLOT)
         self._dirty = True

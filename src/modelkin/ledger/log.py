@@ -112,8 +112,10 @@ class Ledger:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lockfd: int | None = None
+        self._closed = False
         self._state: _signed_state.StateWriter | None = None
         self.max_batch = 256
+        self.max_group = 16
         self.batch_wait_s = 0.0
         self._size = int(_store.get_meta(conn, "size") or 0)
         self._frontier = self._load_frontier(self._size)
@@ -287,16 +289,11 @@ class Ledger:
 
     def _start(self) -> None:
         with self._lock:
+            if self._closed:
+                raise LedgerError(self.directory, "log is closed")
             if self._thread is not None:
                 return
             fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                raise LedgerError(
-                    self.directory, "log is being appended by another process"
-                ) from exc
             self._lockfd = fd
             self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
             self._thread.start()
@@ -309,7 +306,7 @@ class Ledger:
             jobs = [job]
             pending = len(job.entries)
             stop = False
-            while pending < self.max_batch:
+            while pending < self.max_batch * self.max_group:
                 try:
                     nxt = (
                         self._queue.get(timeout=self.batch_wait_s)
@@ -334,11 +331,13 @@ class Ledger:
                 return
 
     def _integrate(self, jobs: list[_Job]) -> None:
-        """Sequence, store and sign the queued entries, ``max_batch`` per transaction."""
+        """Sequence, store and sign the queued entries: one checkpoint per ``max_batch``
+        entries, one transaction per ``max_group`` batches."""
         flat = [e for j in jobs for e in j.entries]
         placed: list[tuple[int, bytes, bool]] = []
-        for start in range(0, len(flat), self.max_batch):
-            placed.extend(self._commit_batch(flat[start : start + self.max_batch]))
+        chunks = [flat[i : i + self.max_batch] for i in range(0, len(flat), self.max_batch)]
+        for g in range(0, len(chunks), self.max_group):
+            placed.extend(self._commit_batch(chunks[g : g + self.max_group]))
         size, note_text = self._size, self._checkpoint
         pos = 0
         for j in jobs:
@@ -348,51 +347,91 @@ class Ledger:
                 proof = mk.inclusion_proof(idx, size, self._get)
                 j.results.append(AppendResult(idx, lh, dup, size, proof, note_text))
 
-    def _commit_batch(self, batch: list[bytes]) -> list[tuple[int, bytes, bool]]:
+    def _commit_batch(self, batches: list[list[bytes]]) -> list[tuple[int, bytes, bool]]:
+        """Commit one batch holding ``log.lock``, so several processes (a server and a
+        CLI) can append to one log: whoever holds the lock first adopts the others' work."""
+        if self._lockfd is None:
+            raise LedgerError(self.directory, "sequencer not started")
+        fcntl.flock(self._lockfd, fcntl.LOCK_EX)
+        try:
+            self._catch_up()
+            return self._commit_locked(batches)
+        finally:
+            fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+
+    def _catch_up(self) -> None:
+        """Adopt entries another process appended since this one last wrote."""
+        with self._lock:
+            db_size = int(_store.get_meta(self._conn, "size") or 0)
+            mine = sum(1 << lvl for lvl, _ in self._frontier)
+            if db_size == mine:
+                return
+            if db_size < mine:
+                raise LedgerError(self.directory, f"log shrank from {mine} to {db_size} entries")
+            self._frontier = self._load_frontier(db_size)
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Pick up the committed size and checkpoint (appends by other processes)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+            if row is not None and int(row[0]) > self._size:
+                self._size, self._checkpoint = int(row[0]), str(row[1])
+
+    def _commit_locked(self, batches: list[list[bytes]]) -> list[tuple[int, bytes, bool]]:
+        """Stage each batch (dedupe, hash, sign one checkpoint per batch) and commit the
+        group in one transaction: one WAL fsync for up to ``max_group`` batches."""
         out: list[tuple[int, bytes, bool]] = []
         new_rows: list[tuple[int, bytes, bytes]] = []
         new_hashes: list[tuple[int, bytes]] = []
+        new_cps: list[tuple[int, bytes, str]] = []
         seen: dict[bytes, int] = {}
         old_size, old_frontier = self._size, list(self._frontier)
-        size = self._size
+        size = sum(1 << lvl for lvl, _ in self._frontier)
         frontier = self._frontier
         with self._lock:
-            hashes = [mk.leaf_hash(data) for data in batch]
-            q = ",".join("?" * len(hashes))  # one indexed lookup for the whole batch
-            for leaf, i in self._conn.execute(
-                f"SELECT leaf, idx FROM entries WHERE leaf IN ({q})", hashes
-            ):
-                seen[bytes(leaf)] = int(i)
-            for data, lh in zip(batch, hashes, strict=True):
-                idx = seen.get(lh)
-                if idx is not None:
-                    out.append((idx, lh, True))
-                    continue
-                idx = size
-                seen[lh] = idx
-                new_rows.append((idx, lh, data))
-                self._cache[_store.hash_id(0, idx)] = lh
-                frontier.append((0, lh))
-                size += 1
-                while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
-                    (lvl, right), (_, left) = frontier.pop(), frontier.pop()
-                    h = mk.node_hash(left, right)
-                    key = _store.hash_id(lvl + 1, (size >> (lvl + 1)) - 1)
-                    new_hashes.append((key, h))
-                    self._cache[key] = h
-                    frontier.append((lvl + 1, h))
-                out.append((idx, lh, False))
+            for batch in batches:
+                hashes = [mk.leaf_hash(data) for data in batch]
+                q = ",".join("?" * len(hashes))  # one indexed lookup for the whole batch
+                for leaf, i in self._conn.execute(
+                    f"SELECT leaf, idx FROM entries WHERE leaf IN ({q})", hashes
+                ):
+                    seen[bytes(leaf)] = int(i)
+                start = size
+                for data, lh in zip(batch, hashes, strict=True):
+                    idx = seen.get(lh)
+                    if idx is not None:
+                        out.append((idx, lh, True))
+                        continue
+                    idx = size
+                    seen[lh] = idx
+                    new_rows.append((idx, lh, data))
+                    self._cache[_store.hash_id(0, idx)] = lh
+                    frontier.append((0, lh))
+                    size += 1
+                    while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
+                        (lvl, right), (_, left) = frontier.pop(), frontier.pop()
+                        h = mk.node_hash(left, right)
+                        key = _store.hash_id(lvl + 1, (size >> (lvl + 1)) - 1)
+                        new_hashes.append((key, h))
+                        self._cache[key] = h
+                        frontier.append((lvl + 1, h))
+                    out.append((idx, lh, False))
+                if size > start:
+                    root = self._frontier_root()
+                    body = Checkpoint(self.origin, size, root).body()
+                    new_cps.append((size, root, _note.sign(body, self._signer)))
             if not new_rows:
                 return out
-            root = self._frontier_root()
-            note_text = _note.sign(Checkpoint(self.origin, size, root).body(), self._signer)
             try:
                 c = self._conn
                 c.execute("BEGIN IMMEDIATE")
                 c.executemany("INSERT INTO entries VALUES(?,?,?)", new_rows)
                 c.executemany("INSERT INTO hashes VALUES(?,?)", new_hashes)
                 c.execute("UPDATE meta SET v=? WHERE k='size'", (str(size),))
-                c.execute("INSERT INTO checkpoints VALUES(?,?,?)", (size, root, note_text))
+                c.executemany("INSERT INTO checkpoints VALUES(?,?,?)", new_cps)
                 c.execute("COMMIT")
                 self._size = size  # readers see the new size only once it is durable
             except sqlite3.Error as exc:
@@ -404,6 +443,7 @@ class Ledger:
                 for k, _ in new_hashes:
                     self._cache.pop(k, None)
                 raise LedgerError(self.directory / DB_NAME, f"write failed: {exc}") from exc
+            note_text = new_cps[-1][2]
             self._checkpoint = note_text
             self._write_state()
             if len(self._cache) > 4_000_000:
@@ -413,6 +453,7 @@ class Ledger:
     # ---- reading ---------------------------------------------------------------------
     def size(self) -> int:
         """Number of entries integrated (equal to the latest checkpoint's size)."""
+        self._refresh()
         return self._size
 
     def _check_index(self, index: int, size: int) -> None:
@@ -448,6 +489,8 @@ class Ledger:
         return None if row is None else int(row[0])
 
     def _size_arg(self, size: int | None) -> int:
+        if size is None or size > self._size:
+            self._refresh()
         cur = self._size
         if size is None:
             return cur
@@ -475,6 +518,7 @@ class Ledger:
 
     def checkpoint(self) -> str:
         """The latest signed checkpoint (C2SP signed note)."""
+        self._refresh()
         return self._checkpoint
 
     def checkpoints(self) -> list[str]:
@@ -512,6 +556,9 @@ class Ledger:
     # ---- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
         """Stop the sequencer (after queued appends finish) and close the database."""
+        if self._closed:
+            return
+        self._closed = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()

@@ -38,7 +38,13 @@ def submit(
 ) -> JSONResponse:
     """Verify, log and store one DSSE envelope; returns the ledger receipt."""
     check_write(request, state.settings, state.limiter)
-    receipt = state.locked(lambda: state.registry.submit(envelope))
+
+    def append() -> Any:
+        receipt = state.registry.submit(envelope)
+        state.publish_tiles()
+        return receipt
+
+    receipt = state.locked(append)
     return JSONResponse(receipt.to_dict(), status_code=201)
 
 

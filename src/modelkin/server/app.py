@@ -50,7 +50,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(data.root)
-        app.state.modelkin = ServerState(registry, cfg, RateLimiter(cfg.writes_per_minute))
+        app.state.modelkin = state = ServerState(registry, cfg, RateLimiter(cfg.writes_per_minute))
+        state.publish_tiles()
         try:
             yield
         finally:
@@ -94,7 +95,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if cfg.tiles_dir is not None:
         # C2SP tlog-tiles are immutable static files: any web server can serve them.
-        app.mount("/tiles", StaticFiles(directory=cfg.tiles_dir, check_dir=False), name="tiles")
+        cfg.tiles_dir.mkdir(parents=True, exist_ok=True)
+        app.mount("/tiles", StaticFiles(directory=cfg.tiles_dir), name="tiles")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

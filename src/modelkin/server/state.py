@@ -32,6 +32,14 @@ class ServerState:
     def ledger(self) -> Any:
         return self.registry.ledger
 
+    def publish_tiles(self) -> None:
+        """Refresh the C2SP tlog-tiles directory, if the operator asked for one."""
+        if self.settings.tiles_dir is not None:
+            from modelkin.ledger.tiles import write_tiles
+
+            with self.ledger_lock:
+                write_tiles(self.ledger, self.settings.tiles_dir, history=False)
+
     def locked(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` holding the ledger lock."""
         with self.ledger_lock:

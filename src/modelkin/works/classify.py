@@ -68,7 +68,9 @@ def _disclosure_tier(d: Disclosure, work: Work | None) -> tuple[str, list[str], 
         if active:
             used = ", ".join(f"{s.name} ({s.role})" for s in active)
             reasons.append(f"AI systems used: {used}")
-        if share is not None:
+        if share is not None and share <= rules.assisted_min_share:
+            reasons.append(f"AI-generated share stated as {share:.0%}")
+        elif share is not None:
             reasons.append(
                 f"AI-generated share {share:.0%} is above {rules.assisted_min_share:.0%} and "
                 f"below the AI-generated threshold {rules.generated_min_share:.0%}"

@@ -128,7 +128,7 @@ def _presumption(rule: Rule, work: Work, params: dict[str, int], notes: list[str
     ]
     if not ends:
         return
-    year = (min(ends) if pick == "first" else max(ends))[0] if pick != "priority" else ends[0][0]
+    year = ends[0][0] if pick == "priority" else min(ends)[0] if pick == "first" else max(ends)[0]
     notes.append(f"{citation}: from {year + 1}-01-01, {note}".rstrip(", "))
 
 
