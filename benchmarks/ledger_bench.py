@@ -25,7 +25,9 @@ def _db_bytes(d: Path) -> int:
 
 
 def appends(sizes: list[int], tmp: Path) -> None:
-    print("\n## Durable batched appends (append_many, batches of 256, one checkpoint each)")
+    print(
+        "\n## Durable appends (append_many; a signed checkpoint per 256, one fsync per <=16 batches)"
+    )
     print(f"{'entries':>10} {'seconds':>9} {'appends/s':>11} {'DB bytes/entry':>15}")
     for n in sizes:
         d = tmp / f"a{n}"

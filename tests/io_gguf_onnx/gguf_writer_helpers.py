@@ -29,6 +29,7 @@ LAYER_TENSORS: dict[str, tuple[tuple[int, ...], GGMLQuantizationType]] = {
     "ffn_down": ((HIDDEN, INTER), Q.Q5_0),
     "attn_norm": ((HIDDEN,), Q.F32),
     "ffn_norm": ((HIDDEN,), Q.F32),
+    "attn_q_norm": ((HIDDEN,), Q.Q8_0),  # a 1-D quantized tensor
 }
 
 

@@ -117,6 +117,7 @@ def test_fp32_and_external_data_match_torch_exactly(
             HIDDEN,
             VOCAB,
         )
+        assert src.tokenizer() is None
         if kind == "ext":
             assert any(f.name == "weights.bin" for f in src.files())
             assert src.info(roles[Role("attn_q", 1)].name).extra["external"]  # type: ignore[attr-defined]
@@ -240,3 +241,14 @@ def test_gemm_weights_keep_out_in_orientation(tmp_path: Path) -> None:
             t = by_shape[w.shape]
             assert t.extra["transposed"] == ("Gemm" not in ops)
             np.testing.assert_array_equal(src.read(t.name), w)
+
+
+def test_tokenizer_beside_the_model_is_found(
+    models: tuple[dict[str, Path], dict[str, np.ndarray]], tmp_path: Path
+) -> None:
+    paths, _ = models
+    shutil.copy(paths["fp32"], tmp_path / "model.onnx")
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n", encoding="utf-8")
+    with ONNXSource(tmp_path / "model.onnx") as src:
+        tok = src.tokenizer()
+        assert tok is not None and tok.kind == "wordpiece" and tok.tokens[4] == "hello"

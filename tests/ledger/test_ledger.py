@@ -226,5 +226,18 @@ def test_damaged_signed_state_is_an_error(tmp_path: Path) -> None:
     with _open(tmp_path) as log:
         log.append(b"x")
     (tmp_path / "signed.state").write_bytes(b"\x00" * 128)
-    with pytest.raises(LedgerError, match="signed.state: no valid record"):
+    with pytest.raises(LedgerError, match=r"signed\.state: no valid record"):
         Ledger.open(tmp_path)
+
+
+def test_corrupt_database_and_bad_bundles_are_clear_errors(tmp_path: Path) -> None:
+    with _open(tmp_path / "log") as log:
+        log.append(b"x")
+    (tmp_path / "log/log.db").write_bytes(b"this is not sqlite" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"log/log.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(LedgerError, match="not a usable log database"):
+        Ledger.open(tmp_path / "log")
+    for bad in ["", "c2sp.org/tlog-proof@v1\nindex x\n\ncp", "wrong\nindex 1\n\ncp"]:
+        with pytest.raises(LedgerError):
+            parse_proof(bad)

@@ -21,6 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from modelkin.config import Home
 from modelkin.errors import NotFoundError
@@ -168,7 +169,7 @@ def seed_demo(
     return s
 
 
-WORKS = (
+WORKS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
     ("A poem about lineage", "text", "poem.txt", "Weights remember where they came from.\n",
      {"systems": [], "ai_share": None, "human_contribution": "written by hand"}),
     ("Lineage diagram", "image", "diagram.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n",

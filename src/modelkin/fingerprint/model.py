@@ -52,6 +52,7 @@ class Fingerprint:
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,8 +76,12 @@ class Fingerprint:
         return bytes(rfc8785.dumps(self.to_dict()))
 
     def digest(self) -> str:
-        """sha256 (hex) of the canonical bytes: the fingerprint's identity."""
-        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+        """sha256 (hex) of the canonical bytes: the fingerprint's identity.
+
+        Computed once: a fingerprint is treated as immutable after it is built or loaded."""
+        if self._digest is None:
+            self._digest = hashlib.sha256(self.canonical_bytes()).hexdigest()
+        return self._digest
 
     def save(self, path: str | Path) -> Path:
         """Write as deterministic gzip (timestamp 0) canonical JSON."""

@@ -17,7 +17,7 @@ from modelkin.fingerprint import Fingerprint
 from modelkin.forensics.access import layer_kinds, num_layers, role_key, sample
 from modelkin.forensics.background import inflation, misaligned_correlations
 from modelkin.forensics.evidence import Evidence
-from modelkin.forensics.stats import bonferroni, fisher_z, pearson, two_sided
+from modelkin.forensics.stats import bonferroni, two_sided
 
 #: A pair enters the map only when its z exceeds this (a score of z - MAP_Z).
 MAP_Z = 6.0
@@ -44,6 +44,12 @@ def monotone_map(score: np.ndarray) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
+def _unit_rows(samples: list[np.ndarray]) -> np.ndarray:
+    x = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in samples])
+    x -= x.mean(axis=1, keepdims=True)
+    return np.asarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300))
+
+
 def similarity(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray, list[str], float]:
     """(z matrix, mean-r matrix, role kinds used, inflation) over all layer pairs."""
     sk, ck = layer_kinds(s), layer_kinds(c)
@@ -57,13 +63,13 @@ def similarity(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray, 
         (i, k): sample(s, role_key(i, k))
         for i in range(ns)
         for k in kinds
-        if role_key(i, k) in s.roles
+        if role_key(i, k) in s.roles and tuple(s.roles[role_key(i, k)]["shape"]) == sk[k]
     }
     b = {
         (j, k): sample(c, role_key(j, k))
         for j in range(nc)
         for k in kinds
-        if role_key(j, k) in c.roles
+        if role_key(j, k) in c.roles and tuple(c.roles[role_key(j, k)]["shape"]) == sk[k]
     }
     bg: list[float] = []
     n_cells = 0
@@ -73,17 +79,24 @@ def similarity(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray, 
                 bg.extend(misaligned_correlations(a[i, k], b[i, k]))
                 n_cells = max(n_cells, a[i, k].size)
     infl = inflation(bg, n_cells)
-    for i in range(ns):
-        for j in range(nc):
-            zs, rs = [], []
-            for k in kinds:
-                if (i, k) in a and (j, k) in b:
-                    rr = pearson(a[i, k], b[j, k])
-                    rs.append(rr)
-                    zs.append(fisher_z(rr, a[i, k].size, infl))
-            if zs:
-                z[i, j] = sum(zs) / math.sqrt(len(zs))
-                r[i, j] = sum(rs) / len(rs)
+    zsum = np.zeros((ns, nc))
+    rsum = np.zeros((ns, nc))
+    count = np.zeros((ns, nc))
+    for k in kinds:
+        # One matrix product per role kind: rows are unit-normalised centred samples.
+        ia = [i for i in range(ns) if (i, k) in a]
+        jb = [j for j in range(nc) if (j, k) in b]
+        if not ia or not jb:
+            continue
+        rk = _unit_rows([a[i, k] for i in ia]) @ _unit_rows([b[j, k] for j in jb]).T
+        n = a[ia[0], k].size
+        zk = np.arctanh(np.clip(rk, -0.999999, 0.999999)) * math.sqrt(max(0, n - 3) / infl)
+        rsum[np.ix_(ia, jb)] += rk
+        zsum[np.ix_(ia, jb)] += zk
+        count[np.ix_(ia, jb)] += 1
+    has = count > 0
+    z[has] = zsum[has] / np.sqrt(count[has])
+    r[has] = rsum[has] / count[has]
     return z, r, kinds, infl
 
 

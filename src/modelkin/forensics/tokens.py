@@ -24,16 +24,23 @@ from modelkin.forensics.stats import permutation_trace_z, upper
 MIN_SHARED_TOKENS = 24
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """Stored hashes are already sorted and unique; re-establish it only if they are not."""
+    return a if a.size < 2 or bool(np.all(a[1:] > a[:-1])) else np.unique(a)
+
+
 def vocab_overlap(s: Fingerprint, c: Fingerprint) -> dict[str, Any]:
     """Jaccard of token sets and equality of vocab / merges digests (None if absent)."""
     if not s.tokenizer or not c.tokenizer:
         return {"jaccard": None}
-    a = set(unpack(s.tokenizer["token_hashes"], "suspect tokenizer").tolist())
-    b = set(unpack(c.tokenizer["token_hashes"], "candidate tokenizer").tolist())
+    a = _sorted_unique(unpack(s.tokenizer["token_hashes"], "suspect tokenizer"))
+    b = _sorted_unique(unpack(c.tokenizer["token_hashes"], "candidate tokenizer"))
+    shared = int(np.intersect1d(a, b, assume_unique=True).size)
+    union = int(a.size + b.size - shared)
     sd, cd = s.tokenizer.get("digest", {}), c.tokenizer.get("digest", {})
     return {
-        "jaccard": len(a & b) / len(a | b) if a | b else None,
-        "shared_tokens": len(a & b),
+        "jaccard": shared / union if union else None,
+        "shared_tokens": shared,
         "same_vocab": sd.get("vocab") == cd.get("vocab"),
         "same_merges": sd.get("merges") == cd.get("merges") and bool(s.tokenizer.get("merges")),
         "kinds": [s.tokenizer.get("kind"), c.tokenizer.get("kind")],

@@ -129,8 +129,9 @@ class _Cursor:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            # Token texts may hold partial UTF-8 sequences (byte tokens); keep them lossless.
-            return raw.decode("utf-8", errors="surrogateescape")
+            # Token texts may hold partial UTF-8 sequences (byte-level tokens). Keep them
+            # distinct and still encodable (JSON, digests): invalid bytes become "\xNN".
+            return raw.decode("utf-8", errors="backslashreplace")
 
     def value(self, vtype: int, what: str, depth: int = 0) -> Any:
         if vtype in _SCALARS:

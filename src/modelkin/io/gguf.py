@@ -48,6 +48,8 @@ PERMUTED_ARCHS = frozenset(
 )
 #: GGUF architectures whose converter stores ``w + 1`` for RMSNorm weights.
 GEMMA_NORM_ARCHS = frozenset({"gemma", "gemma2", "gemma3"})
+#: Stored bytes decoded per step when reading a tensor (bounds temporaries).
+CHUNK_BYTES = 8 * 1024 * 1024
 #: Integer / f64 types that ``gguf.quants`` does not handle: numpy dtype per type.
 _PLAIN = {
     GGMLQuantizationType.I8: "<i1",
@@ -209,12 +211,13 @@ class GGUFSource(TensorSource):
             if step != 1:
                 direct = False
                 start, stop = 0, n_rows
-        row_bytes = e.nbytes // n_rows
-        lo = e.raw.offset + start * row_bytes
-        count = max(stop - start, 0)
-        raw = np.frombuffer(self._mm, dtype=np.uint8, count=count * row_bytes, offset=lo)
-        out = self._decode(raw.reshape(count, row_bytes), e, name)
-        out = out.reshape((count, *shape[1:]))
+        if len(shape) == 1:  # one stored row (a 1-D quantized tensor is whole blocks)
+            out = self._decode_rows(e, name, 0, 1, e.nbytes).reshape(shape)
+        else:
+            row_bytes = e.nbytes // n_rows
+            count = max(stop - start, 0)
+            out = self._decode_rows(e, name, start, count, row_bytes)
+            out = out.reshape((count, *shape[1:]))
         if perm is not None:
             out = _unpermute(out, perm)
         if self.architecture in GEMMA_NORM_ARCHS and name.endswith("norm.weight"):
@@ -222,6 +225,29 @@ class GGUFSource(TensorSource):
         if rows is not None and not direct:
             out = out[rows]
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _decode_rows(
+        self, e: _Entry, name: str, start: int, count: int, row_bytes: int
+    ) -> np.ndarray:
+        """Rows ``[start, start+count)`` as float32 ``(count, row_len)``, decoded in chunks
+        of about :data:`CHUNK_BYTES` stored bytes into one preallocated array, and the
+        mapped pages released after each chunk, so peak memory is the output plus a chunk's
+        temporaries (the dequantizers make several float32 copies of what they decode)."""
+        assert self._mm is not None
+        row_len = row_bytes // e.type_size * e.block if e.type_size else 0
+        out = np.empty((count, row_len), dtype=np.float32)
+        step = max(1, CHUNK_BYTES // max(row_bytes, 1))
+        base = e.raw.offset + start * row_bytes
+        for r in range(0, count, step):
+            n = min(step, count - r)
+            lo = base + r * row_bytes
+            raw = np.frombuffer(self._mm, dtype=np.uint8, count=n * row_bytes, offset=lo)
+            out[r : r + n] = self._decode(raw.reshape(n, row_bytes), e, name).reshape(n, -1)
+            del raw
+            page_lo = lo - lo % mmap.PAGESIZE
+            with contextlib.suppress(OSError, ValueError):
+                self._mm.madvise(mmap.MADV_DONTNEED, page_lo, lo + n * row_bytes - page_lo)
+        return out
 
     def _decode(self, raw: np.ndarray, e: _Entry, name: str) -> np.ndarray:
         assert e.qtype is not None

@@ -37,6 +37,7 @@ from onnx import TensorProto, helper, numpy_helper
 from modelkin.errors import ModelFormatError
 from modelkin.io._onnx_graph import GraphIndex, WeightUse, strip_quant_suffix
 from modelkin.io.base import MAX_RANK, TensorInfo, TensorSource
+from modelkin.io.tokenizer import Tokenizer, find_tokenizer
 
 #: Bound on the size of an ``.onnx`` protobuf we are willing to parse in memory (the
 #: protobuf format itself cannot exceed 2 GiB).
@@ -63,7 +64,7 @@ class ONNXSource(TensorSource):
             raise ModelFormatError(self.path, f"{size} bytes is larger than any ONNX protobuf")
         try:
             self._model = onnx.load(str(self.path), load_external_data=False)
-        except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as exc:
+        except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as exc:
             raise ModelFormatError(self.path, f"not a valid ONNX protobuf ({exc})") from None
         graph = self._model.graph
         if not graph.node and not graph.initializer:
@@ -292,6 +293,11 @@ class ONNXSource(TensorSource):
             if widths:
                 cfg["intermediate_size"] = max(widths)
         return cfg
+
+    def tokenizer(self) -> Tokenizer | None:
+        """ONNX files carry no vocabulary; exporters (optimum, sentence-transformers) put
+        the tokenizer files beside the model, so look there."""
+        return find_tokenizer(self.path.parent)
 
     def files(self) -> list[Path]:
         out = [self.path]

@@ -1,11 +1,14 @@
 """The ledger: a durable, append-only RFC 6962 log with signed C2SP checkpoints.
 
 One sequencer thread owns all writes. ``append`` hands its entry to the sequencer and
-blocks; the sequencer drains whatever is queued (group commit, at most ``max_batch``
-entries a transaction), hashes the new leaves into the stored subtree hashes, signs a
-checkpoint of the new tree, commits everything in one SQLite transaction, then records the
-signed size and root in ``signed.state`` (outside the database, fsynced) and only then wakes
-the callers with their index, inclusion proof and checkpoint. On open, a database smaller
+blocks; the sequencer drains whatever is queued (group commit: no artificial wait unless
+``batch_wait_s`` is set), splits it into batches of at most ``max_batch`` (256) entries,
+hashes the new leaves into the stored subtree hashes, signs one checkpoint per batch,
+commits up to ``max_group`` batches in one SQLite transaction (one WAL fsync), then records
+the signed size and root in ``signed.state`` (outside the database) and only then wakes
+the callers with their index, inclusion proof and checkpoint. Several processes may append
+to one log: each commit happens under an exclusive ``flock`` on ``log.lock`` and first
+adopts whatever another process committed. On open, a database smaller
 than ``signed.state`` (a restore from an old backup) or one whose tree at that size has a
 different root is refused: the log must never sign a smaller or inconsistent tree.
 """
@@ -17,6 +20,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,7 +271,10 @@ class Ledger:
         return self.append_many([entry])[0]
 
     def append_many(self, entries: list[bytes]) -> list[AppendResult]:
-        """Append entries in order (one job for the sequencer); results in the same order."""
+        """Append entries in order (one job for the sequencer); results in the same order.
+
+        If an error is raised, earlier groups of a large job may already be durable;
+        appending the same entries again returns them as duplicates with their indexes."""
         for i, e in enumerate(entries):
             if not isinstance(e, bytes | bytearray | memoryview):
                 raise LedgerError(f"entry {i}", "entries must be bytes")
@@ -306,13 +313,11 @@ class Ledger:
             jobs = [job]
             pending = len(job.entries)
             stop = False
+            deadline = time.monotonic() + self.batch_wait_s
             while pending < self.max_batch * self.max_group:
+                left = deadline - time.monotonic()
                 try:
-                    nxt = (
-                        self._queue.get(timeout=self.batch_wait_s)
-                        if self.batch_wait_s > 0
-                        else self._queue.get_nowait()
-                    )
+                    nxt = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:

@@ -12,6 +12,7 @@ products, works are things, not artifacts).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,6 +156,21 @@ for _k in (
     Kind("work", node="record"),
 ):
     register_kind(_k)
+
+#: Modules that register further kinds (with their edges) when imported. The registry
+#: loads them on open, so replaying the ledger gives every kind its edges whichever
+#: modules the process happened to import before.
+KIND_PROVIDERS: list[str] = ["modelkin.works.register"]
+
+
+def load_kind_providers() -> None:
+    """Import every :data:`KIND_PROVIDERS` module that is installed."""
+    for name in KIND_PROVIDERS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # that package is not part of this installation
+
 
 #: Kinds that change other records rather than describing something.
 CONTROL_KINDS = frozenset({"amendment", "withdrawal"})

@@ -1,0 +1,35 @@
+"""``modelkin serve`` with no options: embedded default home from MODELKIN_HOME, created."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from server_live import free_port
+
+
+def test_serve_creates_the_default_home(tmp_path: Path) -> None:
+    home = tmp_path / "fresh-home"
+    port = free_port()
+    env = {**os.environ, "MODELKIN_HOME": str(home)}
+    cmd = [sys.executable, "-m", "modelkin", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/ledger", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert r.json()["size"] == 0
+        assert (home / "registry.db").is_file() and (home / "ledger").is_dir()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
