@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from server_live import live_server, tiny_model
+from server_live import Seeded, live_server, tiny_model
 
 from modelkin.registry import Registry, register_derivation, register_identity, register_model
 from modelkin.statements import Identity
-
-
-@dataclass
-class Seeded:
-    home: Path
-    url: str
-    alice: Identity
-    model_id: str
-    model_digest: str
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,18 @@ import uvicorn
 from safetensors.numpy import save_file
 
 from modelkin.server import ServerSettings, create_app
+from modelkin.statements import Identity
+
+
+@dataclass
+class Seeded:
+    """The session's seeded home and its live server."""
+
+    home: Path
+    url: str
+    alice: Identity
+    model_id: str
+    model_digest: str
 
 
 def free_port() -> int:

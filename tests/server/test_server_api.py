@@ -7,9 +7,15 @@ import json
 from pathlib import Path
 
 import httpx
-from server_live import checkpoint_root, leaf_hash, live_server, root_from_inclusion, tiny_model
+from server_live import (
+    Seeded,
+    checkpoint_root,
+    leaf_hash,
+    live_server,
+    root_from_inclusion,
+    tiny_model,
+)
 
-from conftest import Seeded
 from modelkin.server import ServerSettings
 from modelkin.statements import Identity
 from modelkin.statements.dsse import sign_envelope

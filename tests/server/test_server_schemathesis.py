@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from conftest import Seeded
+from server_live import Seeded
 
 
 def test_get_operations(seeded: Seeded) -> None:

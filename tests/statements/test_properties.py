@@ -41,6 +41,7 @@ def test_roundtrip_and_bit_flips(predicate: dict, flip: int) -> None:
 
 
 def test_integers_beyond_ieee_double_are_refused() -> None:
-    # RFC 8785 section 3.2.2.3: numbers are IEEE 754 doubles; 2**53 is not exactly safe.
+    # RFC 8785 section 3.2.2.3: numbers are IEEE 754 doubles; 2**53 + 1 has no exact double,
+    # so signing it would sign a different number than the caller meant.
     with pytest.raises(StatementError, match="RFC 8785"):
-        make_statement([subject("x", "0" * 64)], "https://example.com/p/v1", {"n": 2**53})
+        make_statement([subject("x", "0" * 64)], "https://example.com/p/v1", {"n": 2**53 + 1})

@@ -29,6 +29,7 @@ def build_app() -> typer.Typer:
     @app.callback()
     def _root() -> None:
         """modelkin: forensics, ledger, registry, labels and works for AI models."""
+
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if mod.name.startswith("_"):
             continue

@@ -35,7 +35,7 @@ from modelkin.io import TensorSource, open_model
 FAST_HASH_LIMIT = 64 * 1024 * 1024
 #: Hidden dimensions describing each MLP unit, and the byte budget for unit features.
 UNIT_DIMS = 32
-UNIT_BUDGET_BYTES = 2_500_000
+UNIT_BUDGET_BYTES = 1_500_000
 #: Wider MLPs are not stored (one layer would exceed the budget).
 MAX_UNITS = 16384
 MAX_UNIT_LAYERS = 8

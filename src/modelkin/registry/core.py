@@ -44,7 +44,6 @@ from modelkin.statements.kinds import (
     Kind,
     get_kind,
     kind_for_predicate_type,
-    load_kind_providers,
 )
 from modelkin.statements.statement import Statement
 
@@ -142,7 +141,6 @@ class Registry:
     @classmethod
     def open(cls, home: Path | str | None = None, db_url: str | None = None) -> Registry:
         """Open (creating if needed) the registry in ``home``; migrate; repair from the ledger."""
-        load_kind_providers()
         h = Home.resolve(home).ensure()
         url = db_url or f"sqlite:///{h.registry_db}"
         engine = create_engine(url)

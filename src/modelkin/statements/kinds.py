@@ -1,6 +1,6 @@
 """The record kinds the registry accepts, each a predicate type with a JSON Schema.
 
-Adding a kind (the works package adds ``work``) means: ship
+Adding a kind means: ship
 ``schemas/<kind>-v1.schema.json`` and call :func:`register_kind` with how its predicate
 links to other artifacts (``edges``). The registry stores every kind generically, so no
 table or query needs to change.
@@ -12,7 +12,6 @@ products, works are things, not artifacts).
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from modelkin.errors import StatementError
+from modelkin.statements.statement import is_sha256_hex
 
 PREDICATE_PREFIX = "https://modelkin.org/predicate/"
 SELF = "self"
@@ -134,6 +134,19 @@ def _product_edges(p: dict[str, Any], subjects: list[str]) -> list[Edge]:
     return [Edge(m["sha256"], SELF, "ships") for m in p["models"]]
 
 
+def _work_edges(p: dict[str, Any], subjects: list[str]) -> list[Edge]:
+    """Model -> work edges (``used_to_make``) for AI systems named by a model digest.
+
+    Defined here, with the other kinds, so that every process (server, rebuild) derives
+    the same graph from the same ledger, whatever it happened to import."""
+    systems = (p.get("ai_use") or {}).get("systems") or []
+    return [
+        Edge(s["model"], SELF, "used_to_make")
+        for s in systems
+        if s.get("role") != "none" and is_sha256_hex(s.get("model"))
+    ]
+
+
 KINDS: dict[str, Kind] = {}
 
 
@@ -152,25 +165,9 @@ for _k in (
     Kind("product", node="record", edges=_product_edges),
     Kind("amendment"),
     Kind("withdrawal"),
-    # The works package replaces this with its own edges when it registers "work".
-    Kind("work", node="record"),
+    Kind("work", node="record", edges=_work_edges),
 ):
     register_kind(_k)
-
-#: Modules that register further kinds (with their edges) when imported. The registry
-#: loads them on open, so replaying the ledger gives every kind its edges whichever
-#: modules the process happened to import before.
-KIND_PROVIDERS: list[str] = ["modelkin.works.register"]
-
-
-def load_kind_providers() -> None:
-    """Import every :data:`KIND_PROVIDERS` module that is installed."""
-    for name in KIND_PROVIDERS:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue  # that package is not part of this installation
-
 
 #: Kinds that change other records rather than describing something.
 CONTROL_KINDS = frozenset({"amendment", "withdrawal"})

@@ -12,28 +12,17 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 from modelkin.errors import ModelkinError, NotFoundError
 from modelkin.registry import Receipt, Registry, submit_predicate
-from modelkin.statements import SELF, Edge, Identity, Kind, register_kind, sha256_file
+from modelkin.statements import Identity, get_kind, sha256_file
 from modelkin.statements.statement import is_sha256_hex
 from modelkin.works.record import Work, work_from_dict
 
 MAX_WORK_JSON = 4 << 20
 
 
-def _work_edges(p: dict[str, Any], subjects: list[str]) -> list[Edge]:
-    """Model -> work edges for systems registered by sha256."""
-    systems = (p.get("ai_use") or {}).get("systems") or []
-    return [
-        Edge(s["model"], SELF, "used_to_make")
-        for s in systems
-        if s.get("role") != "none" and is_sha256_hex(s.get("model"))
-    ]
-
-
-WORK_KIND = register_kind(Kind("work", node="record", edges=_work_edges))
+WORK_KIND = get_kind("work")
 
 
 def read_work_file(path: Path, today: dt.date | None = None) -> Work:

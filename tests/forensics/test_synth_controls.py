@@ -1,0 +1,40 @@
+"""Tiny llama models from part B's :mod:`modelkin.synth`: independent random inits
+(controls) and cross-format copies (safetensors vs GGUF, HF orientation restored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelkin.fingerprint import Fingerprint, fingerprint_model
+from modelkin.forensics import compare
+
+synth = pytest.importorskip("modelkin.synth.models")
+specs = pytest.importorskip("modelkin.synth.specs")
+convert = pytest.importorskip("modelkin.synth.convert")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
+    base = tmp_path_factory.mktemp("tiny")
+    spec = specs.LlamaSpec(hidden_size=128, intermediate_size=256, num_hidden_layers=4)
+    out: dict[str, Path] = {}
+    for seed in (1, 2):
+        out[f"seed{seed}"] = synth.save(synth.build(spec, seed), spec, base / f"seed{seed}")
+    out["q8"] = convert.to_gguf(out["seed1"], base / "seed1-q8.gguf", qtype="Q8_0")
+    out["f32"] = convert.to_gguf(out["seed1"], base / "seed1-f32.gguf", qtype="F32")
+    return {k: fingerprint_model(v) for k, v in out.items()}
+
+
+def test_independent_inits_not_related(tiny: dict[str, Fingerprint]) -> None:
+    r = compare(tiny["seed1"], tiny["seed2"])
+    assert r.related is False and r.p_value is not None and r.p_value > 1e-3
+
+
+@pytest.mark.parametrize("copy", ["q8", "f32"])
+def test_gguf_copy_is_converted(tiny: dict[str, Fingerprint], copy: str) -> None:
+    r = compare(tiny[copy], tiny["seed1"])
+    assert r.verdict == "converted", (r.verdict, r.get("identity").details)  # type: ignore[union-attr]
+    ident = r.get("identity")
+    assert ident is not None and ident.details["worst_relative_rmse"] < 0.05
