@@ -56,3 +56,11 @@ def test_independent_controls_never_related(fps: FingerprintCache, a: str, b: st
     assert r.related is False, (r.verdict, r.p_value)
     assert r.verdict == "same_tokenizer_only"  # same vocab.txt, independent weights
     assert r.p_value is not None and r.p_value > 1e-3
+
+
+def test_head_spectra_survive_permutation(fps: FingerprintCache) -> None:
+    r = compare(fps("permuted"), fps("minilm-l6"))
+    spectra = r.get("attention_spectra")
+    assert spectra is not None and spectra.statistic is not None and spectra.statistic < 1e-2
+    other = compare(fps("rand1"), fps("minilm-l6")).get("attention_spectra")
+    assert other is not None and other.statistic is not None and other.statistic > 0.1

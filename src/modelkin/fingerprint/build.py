@@ -19,6 +19,7 @@ import numpy as np
 from modelkin.arch import Role, RoleMap, read_role, role_map, role_shape, structure
 from modelkin.errors import ModelkinError
 from modelkin.fingerprint.arrays import pack
+from modelkin.fingerprint.invariants import head_spectra
 from modelkin.fingerprint.model import FINGERPRINT_VERSION, Fingerprint, is_fingerprint_file
 from modelkin.fingerprint.sampling import (
     SAMPLE_1D,
@@ -148,7 +149,14 @@ def _unit_layers(num_layers: int, per_layer_bytes: int) -> list[int]:
     return sorted({round(x) for x in np.linspace(0, num_layers - 1, k)})
 
 
-def _units(source: TensorSource, rm: RoleMap, seed: int, notes: list[str]) -> dict[str, Any]:
+def _units(
+    source: TensorSource,
+    rm: RoleMap,
+    seed: int,
+    notes: list[str],
+    heads: int | None = None,
+    kv_heads: int | None = None,
+) -> dict[str, Any]:
     """Per-unit features of MLP neurons for the matching test (Zhu et al. 2025).
 
     Each unit is described twice, by two different matrices: its up-projection row and its
@@ -184,7 +192,26 @@ def _units(source: TensorSource, rm: RoleMap, seed: int, notes: list[str]) -> di
         if b.shape != (units, hidden):
             continue
         out[str(layer)] = {"pair": pair, "a": pack(a[:, dims]), "b": pack(b[:, dims])}
+        spectra = _attention(source, rm, layer, heads, kv_heads)
+        if spectra is not None:
+            out[str(layer)]["heads"] = spectra
     return out
+
+
+def _attention(
+    source: TensorSource, rm: RoleMap, layer: int, heads: int | None, kv_heads: int | None
+) -> dict[str, list[list[float]]] | None:
+    """Head spectra of one layer (None when a projection or the head count is missing)."""
+    refs = [rm.get(k, layer) for k in ("attn_q", "attn_k", "attn_v", "attn_o")]
+    if not heads or any(r is None for r in refs):
+        return None
+    q, k, v, o = (read_role(source, r) for r in refs if r is not None)
+    if q.ndim != 2 or q.shape[0] % heads or o.shape[1] != q.shape[0]:
+        return None
+    kvh = kv_heads or heads
+    if k.shape[0] % kvh or k.shape[0] // kvh != q.shape[0] // heads:
+        return None
+    return head_spectra(q, k, v, o, heads, kvh)
 
 
 def _tokenizer(
@@ -250,7 +277,7 @@ def fingerprint_source(
         tokenizer=tok,
         roles=roles,
         tensors=tensors,
-        units=_units(source, rm, seed, notes),
+        units=_units(source, rm, seed, notes, sig.num_heads, sig.num_kv_heads),
         tokens=tokens,
         notes=notes,
     )

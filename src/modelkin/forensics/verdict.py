@@ -15,6 +15,7 @@ from modelkin.forensics.identity import identity_test
 from modelkin.forensics.layers import layer_test
 from modelkin.forensics.params import parameter_test
 from modelkin.forensics.profile import profile_test
+from modelkin.forensics.spectra import spectra_test
 from modelkin.forensics.stats import cauchy_combine
 from modelkin.forensics.tokens import token_test
 from modelkin.forensics.units import unit_test
@@ -61,7 +62,8 @@ def compare(suspect: Fingerprint, candidate: Fingerprint, **opts: Any) -> Report
     units = unit_test(suspect, candidate, pairs)
     profile = profile_test(suspect, candidate)
     tokens = token_test(suspect, candidate)
-    evidence = [ident, params, units, layers, profile, tokens]
+    spectra = spectra_test(suspect, candidate, pairs)
+    evidence = [ident, params, units, layers, profile, spectra, tokens]
     used = [e for e in evidence if e.combine and e.p_value is not None]
     p = cauchy_combine([e.p_value for e in used if e.p_value is not None]) if used else None
     overlap = tokens.details.get("vocab", {})

@@ -33,8 +33,7 @@ def dataset_root(files: Iterable[Mapping[str, Any]]) -> str:
     """Hex RFC 6962 Merkle Tree Hash over :func:`dataset_leaves`."""
     from modelkin.ledger import merkle
 
-    leaves = [merkle.leaf_hash(leaf) for leaf in dataset_leaves(files)]
-    return merkle.root_from_leaves(leaves).hex()
+    return merkle.root_from_entries(dataset_leaves(files)).hex()
 
 
 def dataset_manifest(files: list[dict[str, Any]]) -> dict[str, Any]:

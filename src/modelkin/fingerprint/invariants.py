@@ -1,0 +1,44 @@
+"""Permutation-invariant attention summaries: per-head spectra of W_q W_k^T and W_o W_v.
+
+A head's bilinear forms ``W_q,h^T W_k,h`` (which tokens attend to which) and
+``W_o,h W_v,h`` (what is written back) are invariant to any invertible change of basis
+inside the head, and sorting heads makes them invariant to head permutations. Both are
+H x H of rank d, so their singular values are those of a small d x d product of the QR
+factors (never the H x H matrix).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Singular values kept per head.
+TOP_SV = 8
+
+
+def _svals(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Singular values of ``a @ b.T`` for tall ``a``, ``b`` (H x d), largest first."""
+    ra = np.asarray(np.linalg.qr(a, mode="r"))
+    rb = np.asarray(np.linalg.qr(b, mode="r"))
+    return np.asarray(np.linalg.svd(ra @ rb.T, compute_uv=False))[:TOP_SV]
+
+
+def head_spectra(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, o: np.ndarray, heads: int, kv_heads: int
+) -> dict[str, list[list[float]]]:
+    """Top singular values per head of the QK and OV circuits, heads sorted by the top
+    value (descending). ``q``/``k``/``v`` are [out, hidden], ``o`` is [hidden, heads*d]."""
+    d = q.shape[0] // heads
+    group = max(1, heads // max(1, kv_heads))
+    qk, ov = [], []
+    for h in range(heads):
+        g = h // group
+        qh = q[h * d : (h + 1) * d].astype(np.float64)
+        kh = k[g * d : (g + 1) * d].astype(np.float64)
+        vh = v[g * d : (g + 1) * d].astype(np.float64)
+        oh = o[:, h * d : (h + 1) * d].astype(np.float64)
+        qk.append([float(f"{x:.6g}") for x in _svals(qh.T, kh.T)])
+        ov.append([float(f"{x:.6g}") for x in _svals(oh, vh.T)])
+    return {
+        "qk": sorted(qk, key=lambda s: -s[0] if s else 0.0),
+        "ov": sorted(ov, key=lambda s: -s[0] if s else 0.0),
+    }
