@@ -89,6 +89,16 @@ def int8_round_trip(w: Weights) -> Weights:
     return out
 
 
+def extend_vocab(w: Weights, extra: int = 200, seed: int = 5) -> Weights:
+    """Append freshly initialised embedding rows (vocabulary extension)."""
+    rng = np.random.default_rng(seed)
+    out = dict(w)
+    e = w["embeddings.word_embeddings.weight"]
+    new = rng.normal(0, float(e.std()), (extra, e.shape[1])).astype(np.float32)
+    out["embeddings.word_embeddings.weight"] = np.concatenate([e, new])
+    return out
+
+
 def random_init(w: Weights, seed: int) -> Weights:
     """A fresh BERT initialisation (normal 0.02, norms 1, biases 0) of the same shapes."""
     rng = np.random.default_rng(seed)
@@ -122,6 +132,7 @@ def variants(
         "dropped": lambda w: drop_layers(w, {1, 3}),
         "noised": lambda w: add_noise(w, 0.5),
         "int8": int8_round_trip,
+        "extended": extend_vocab,
         "rand1": lambda w: random_init(w, 1),
         "rand2": lambda w: random_init(w, 2),
     }

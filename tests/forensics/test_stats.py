@@ -56,3 +56,16 @@ def test_monotone_map_handles_drop_and_duplicate() -> None:
     for i, j in [(0, 0), (1, 1), (2, 1), (3, 2)]:
         d[i, j] = 5
     assert monotone_map(d) == [(0, 0), (1, 1), (2, 1), (3, 2)]
+
+
+def test_head_spectra_match_brute_force() -> None:
+    from modelkin.fingerprint.invariants import head_spectra
+
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.normal(size=(64, 48)) for _ in range(3))
+    o = rng.normal(size=(48, 64))
+    got = head_spectra(q, k, v, o, heads=4, kv_heads=4)
+    want = np.linalg.svd(q[:16].T @ k[:16], compute_uv=False)[:8]
+    assert any(np.allclose(x, want, rtol=1e-4) for x in got["qk"])
+    want_ov = np.linalg.svd(o[:, 16:32] @ v[16:32], compute_uv=False)[:8]
+    assert any(np.allclose(x, want_ov, rtol=1e-4) for x in got["ov"])

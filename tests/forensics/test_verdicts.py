@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from modelkin.fingerprint import fingerprint_model
 from modelkin.forensics import RELATED_P, compare
 
 from .conftest import FingerprintCache
@@ -21,6 +24,7 @@ def test_self_is_identical(fps: FingerprintCache) -> None:
         ("dropped", {"derived_surgery"}),
         ("noised", {"derived"}),
         ("int8", {"converted"}),
+        ("extended", {"derived_surgery"}),
     ],
 )
 def test_transformed_copies_are_related(
@@ -64,3 +68,15 @@ def test_head_spectra_survive_permutation(fps: FingerprintCache) -> None:
     assert spectra is not None and spectra.statistic is not None and spectra.statistic < 1e-2
     other = compare(fps("rand1"), fps("minilm-l6")).get("attention_spectra")
     assert other is not None and other.statistic is not None and other.statistic > 0.1
+
+
+def test_token_keyed_rows_survive_vocab_extension(fps: FingerprintCache) -> None:
+    tok = compare(fps("extended"), fps("minilm-l6")).get("tokens_embeddings")
+    assert tok is not None and tok.p_value is not None and tok.p_value < 1e-12
+
+
+def test_different_seeds_abstain(real_models: dict[str, Path], fps: FingerprintCache) -> None:
+    other = fingerprint_model(real_models["minilm-l6"], seed=1)
+    r = compare(other, fps("minilm-l6"))
+    assert r.get("parameter_similarity").details["skipped"].startswith("fingerprints use")  # type: ignore[union-attr]
+    assert r.verdict == "insufficient" and r.related is None and "seed" in r.reason

@@ -19,12 +19,13 @@ pytestmark = pytest.mark.models
 def demo(tmp_path_factory: pytest.TempPathFactory, real_models: dict[str, Path]) -> Iterator[str]:
     home = tmp_path_factory.mktemp("demo") / "home"
     first = seed_demo(home, fetch=real_models.__getitem__)
-    assert len(first.created) == 13 and not first.existing
+    assert len(first.created) == 15 and not first.existing
     again = seed_demo(home, fetch=real_models.__getitem__)
-    assert again.created == [] and len(again.existing) == 13  # idempotent
+    assert again.created == [] and len(again.existing) == 15  # idempotent
     assert first.verdicts["minilm-l6-tuned finetune of minilm-l6"] == "verified"
+    assert first.verdicts["minilm-l6-scratch finetune of minilm-l6"] == "contradicted"
     with Registry.open(home) as reg:
-        assert reg.ledger.size() == 13
+        assert reg.ledger.size() == 15
     with live_server(home) as url:
         yield url
 
@@ -86,5 +87,11 @@ def test_demo_works_tiers_and_terms(demo: str) -> None:
     assert tiers["Generated caption set"][0] == "ai-generated"
     page = httpx.get(f"{demo}/works", params={"pack": "uk-cdpa"}).text
     assert "ai-generated" in page and "A poem about lineage" in page
+    cmp = httpx.get(
+        f"{demo}/compare",
+        params={"suspect": "minilm-l6-tuned", "candidate": "minilm-l6"},
+        timeout=60,
+    ).text
+    assert "Verdict:" in cmp and "p-value" in cmp
     home = httpx.get(f"{demo}/").text
     assert "minilm-l6-tuned" in home

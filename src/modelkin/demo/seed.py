@@ -8,9 +8,13 @@ What is seeded (see ``/work/shared/MODELS.md`` for the models' known history):
   noise (:func:`modelkin.synth.transforms.add_noise`, a stand-in for a fine-tune);
 * a dataset over a few real text files written into ``<home>/demo/data``;
 * a training run producing ``minilm-l6-tuned`` from ``minilm-l6`` on that dataset;
-* two derivation claims: ``minilm-l6-tuned`` finetune of ``minilm-l6`` (true) and
-  ``gemma-270m`` finetune of ``minilm-l6`` (false). The registry's own forensic check gives
-  their verdicts when fingerprints are available.
+* ``minilm-l6-scratch``: minilm-l6's architecture with freshly initialised (seeded) weights,
+  an independent control;
+* three derivation claims, all "finetune of minilm-l6": ``minilm-l6-tuned`` (true),
+  ``minilm-l6-scratch`` (false; the forensics can contradict it) and ``gemma-270m`` (false;
+  another architecture, which the forensics cannot compare, so it stays unverifiable);
+* three works (human, AI-assisted, AI-generated).
+The registry's own forensic check gives the claims' verdicts.
 
 Every step first looks for its record by name, so re-running adds nothing twice.
 """
@@ -41,6 +45,7 @@ DEMO_ORG = "Demo Lab"
 DATASET = "demo-sentence-pairs"
 RUN = "demo-tune-minilm-l6"
 TUNED = "minilm-l6-tuned"
+SCRATCH = "minilm-l6-scratch"
 MODELS = (
     ("minilm-l6", "2.0", "apache-2.0", "Sentence embeddings (search, clustering)."),
     ("minilm-l3", "2.0", "apache-2.0", "Paraphrase detection embeddings."),
@@ -68,6 +73,17 @@ class DemoSummary:
 def demo_signer(home: Path | str) -> Path:
     """The demo lab's key file (signs works registered through the demo's web form)."""
     return Home.resolve(home).keys_dir / "demo-lab.key"
+
+
+def _init_like(src: Path, out: Path) -> None:
+    """A freshly initialised model (seeded) with ``src``'s architecture: the independent
+    control a false lineage claim is contradicted against. Needs torch."""
+    import json
+
+    from modelkin.synth import models, specs
+
+    spec = specs.spec_from_config(json.loads((src / "config.json").read_text(encoding="utf-8")))
+    models.save(models.build(spec, seed=1234), spec, out)
 
 
 def _identity(home: Home, name: str) -> Identity:
@@ -131,6 +147,12 @@ def seed_demo(
         _step(reg, s, TUNED, "model", lambda: register_model(
             reg, tuned, lab, name=TUNED, version="1.0", organisation=DEMO_ORG,
             license="apache-2.0", intended_use="Sentence embeddings, tuned on demo pairs."))  # fmt: skip
+        scratch = h.root / "demo" / SCRATCH
+        if not _exists(reg, SCRATCH, "model") and not (scratch / "model.safetensors").exists():
+            _init_like(paths["minilm-l6"], scratch)
+        _step(reg, s, SCRATCH, "model", lambda: register_model(
+            reg, scratch, auditor, name=SCRATCH, version="0", organisation="Demo Audit",
+            license="apache-2.0", intended_use="Control: minilm-l6's architecture, fresh weights."))  # fmt: skip
         data = h.root / "demo" / "data"
         data.mkdir(parents=True, exist_ok=True)
         for fname, text in TEXTS.items():
@@ -147,7 +169,8 @@ def seed_demo(
             energy_kwh=0.02, organisation=DEMO_ORG))  # fmt: skip
         claims = {
             TUNED: (lab, "minilm-l6"),  # true: it is minilm-l6 plus noise
-            "gemma-270m": (auditor, "minilm-l6"),  # false: an unrelated architecture
+            SCRATCH: (auditor, "minilm-l6"),  # false: same shapes, independent weights
+            "gemma-270m": (auditor, "minilm-l6"),  # false, but another architecture entirely
         }
         for child, (signer, parent) in claims.items():
             done = [

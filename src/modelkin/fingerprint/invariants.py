@@ -3,8 +3,8 @@
 A head's bilinear forms ``W_q,h^T W_k,h`` (which tokens attend to which) and
 ``W_o,h W_v,h`` (what is written back) are invariant to any invertible change of basis
 inside the head, and sorting heads makes them invariant to head permutations. Both are
-H x H of rank d, so their singular values are those of a small d x d product of the QR
-factors (never the H x H matrix).
+H x H of rank d, so their singular values come from small d x d Gram matrices (never the H x H
+matrix).
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ TOP_SV = 8
 
 
 def _svals(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Singular values of ``a @ b.T`` for tall ``a``, ``b`` (H x d), largest first."""
-    ra = np.asarray(np.linalg.qr(a, mode="r"))
-    rb = np.asarray(np.linalg.qr(b, mode="r"))
-    return np.asarray(np.linalg.svd(ra @ rb.T, compute_uv=False))[:TOP_SV]
+    """Singular values of ``a @ b.T`` for tall ``a``, ``b`` (H x d), largest first.
+
+    sigma^2 are the eigenvalues of ``Ga^(1/2) Gb Ga^(1/2)`` with the d x d Gram matrices
+    ``Ga = a^T a``, ``Gb = b^T b``: symmetric d x d eigenproblems only."""
+    w, u = np.linalg.eigh(a.T @ a)
+    half = u * np.sqrt(np.maximum(w, 0.0))
+    ev = np.linalg.eigvalsh(half.T @ (b.T @ b) @ half)
+    return np.sqrt(np.maximum(ev, 0.0))[::-1][:TOP_SV]
 
 
 def head_spectra(

@@ -77,6 +77,7 @@ def identity_test(s: Fingerprint, c: Fingerprint) -> Evidence:
         },
         meaning="Same files, same weights, or the same weights up to quantization error.",
         limits="Near-exactness is a threshold on sampled values: a very light fine-tune can "
-        "look like a quantization round trip. Digests need full mode for large files.",
+        "look like a quantization round trip. In fast mode, weight identity is judged on "
+        "the seeded samples; large files are hashed only in full mode.",
         combine=exact,
     )

@@ -101,14 +101,18 @@ def similarity(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray, 
 
 
 def layer_test(s: Fingerprint, c: Fingerprint) -> Evidence:
-    z, r, kinds, infl = similarity(s, c)
-    if not kinds:
+    z, r, kinds, infl = similarity(s, c) if s.seed == c.seed else (None, None, [], 1.0)
+    if not kinds or z is None or r is None:
         return Evidence(
             name="layer_alignment",
             statistic=None,
             p_value=None,
             null={"description": "Stouffer z of per-role Fisher z, Bonferroni over pairs"},
-            details={"skipped": "no per-layer role of the same shape in both models"},
+            details={
+                "skipped": "no per-layer role of the same shape in both models"
+                if s.seed == c.seed
+                else "fingerprints use different seeds: samples differ"
+            },
             meaning="Which layer of one model corresponds to which layer of the other.",
             limits="Needs per-layer roles of equal shapes.",
         )

@@ -34,14 +34,19 @@ def role_pairs(s: Fingerprint, c: Fingerprint) -> list[str]:
 
 
 def parameter_test(s: Fingerprint, c: Fingerprint) -> Evidence:
-    keys = role_pairs(s, c)
+    keys = role_pairs(s, c) if s.seed == c.seed else []
     if not keys:
+        why = (
+            "no role with the same shape at the same position"
+            if s.seed == c.seed
+            else f"fingerprints use different seeds ({s.seed} vs {c.seed}): samples differ"
+        )
         return Evidence(
             name="parameter_similarity",
             statistic=None,
             p_value=None,
             null={"description": "Fisher z of aligned-sample correlation"},
-            details={"skipped": "no role with the same shape at the same position"},
+            details={"skipped": why},
             meaning="Correlation of weights at the same positions.",
             limits="Needs equal shapes; unit permutations hide it (see unit_matching).",
         )

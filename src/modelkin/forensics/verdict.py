@@ -79,6 +79,12 @@ def compare(suspect: Fingerprint, candidate: Fingerprint, **opts: Any) -> Report
         == {k: v["size"] for k, v in candidate.files.items()}
     ):
         verdict, related = "identical", True
+    elif suspect.seed != candidate.seed:
+        verdict, related = "insufficient", None
+        reason = (
+            f"fingerprints made with different seeds ({suspect.seed} vs {candidate.seed}) "
+            "sample different weights: fingerprint both with the same seed"
+        )
     elif level in ("weights", "near"):
         verdict, related = "converted", True
         p = p if p is not None else 0.0

@@ -1,8 +1,9 @@
 """The Works pages: list works with tier and term; register one through a form.
 
 The form needs a signer: the operator names one key file (``ServerSettings.ui_signer``,
-e.g. the demo identity). Without it the page says how to submit a signed statement
-instead, and the form is not shown.
+e.g. the demo identity). Without it, or when the operator requires API tokens for writes,
+the page says how to submit a signed statement instead and the form is not shown. The form
+has no CSRF token: enable it only on a registry whose operator accepts that (the demo).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from modelkin.errors import ModelkinError
 from modelkin.server.api_works import work_of
 from modelkin.server.deps import get_state
+from modelkin.server.guards import check_write
 from modelkin.server.state import ServerState
 from modelkin.server.ui import page
 from modelkin.statements import Identity
@@ -50,7 +52,8 @@ def works(
 ) -> HTMLResponse:
     return page(
         request, "works.html", rows=_rows(state, pack), pack=pack, packs=builtin_pack_ids(),
-        kinds=WORK_KINDS, roles=AI_ROLES, can_register=state.settings.ui_signer is not None,
+        kinds=WORK_KINDS, roles=AI_ROLES,
+        can_register=state.settings.ui_signer is not None and not state.settings.tokens,
         registered=registered,
     )  # fmt: skip
 
@@ -72,6 +75,7 @@ def register(
     """Build the work from the form, sign it with the operator's UI key, submit it."""
     if state.settings.ui_signer is None:
         raise ModelkinError("works form", "this server has no signing key for the web form")
+    check_write(request, state.settings, state.limiter)  # tokens (if required) and rate limit
     systems = [{"name": ai_system, "role": ai_role}] if ai_system.strip() else []
     data: dict[str, Any] = {
         "title": title,
