@@ -38,3 +38,25 @@ def test_gguf_copy_is_converted(tiny: dict[str, Fingerprint], copy: str) -> None
     assert r.verdict == "converted", (r.verdict, r.get("identity").details)  # type: ignore[union-attr]
     ident = r.get("identity")
     assert ident is not None and ident.details["worst_relative_rmse"] < 0.05
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, Fingerprint]:
+    """Real CPU training (cached by recipe in part B's cache): two from-scratch runs with
+    different seeds (independent controls) and a fine-tune of the first (derived)."""
+    train = pytest.importorskip("modelkin.synth.train")
+    spec = specs.LlamaSpec(hidden_size=128, intermediate_size=256, num_hidden_layers=4)
+    a = train.train(spec, 1, steps=60)
+    b = train.train(spec, 2, steps=60)
+    ft = train.finetune(a, steps=40)
+    return {n: fingerprint_model(r.dir) for n, r in (("a", a), ("b", b), ("ft", ft))}
+
+
+def test_trained_from_scratch_not_related(trained: dict[str, Fingerprint]) -> None:
+    r = compare(trained["a"], trained["b"])
+    assert r.related is False, (r.verdict, r.p_value)
+
+
+def test_finetune_is_derived(trained: dict[str, Fingerprint]) -> None:
+    r = compare(trained["ft"], trained["a"])
+    assert r.related is True and r.verdict == "derived", r.verdict
