@@ -18,9 +18,10 @@ setup: $(STAMP)
 fixtures: setup
 	$(BIN)/python scripts/fetch_models.py
 
-## The main job on the embedded default (SQLite + local files).
+## The main job on the embedded default (SQLite + local files): seed the demo registry
+## with the real models and serve the web UI and API on http://127.0.0.1:8000 (Ctrl-C stops).
 demo: fixtures
-	$(BIN)/modelkin demo
+	$(BIN)/modelkin serve --demo
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts

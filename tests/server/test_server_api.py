@@ -166,7 +166,7 @@ def test_tokens_rate_and_size_limits(tmp_path: Path, seeded: Seeded) -> None:
         tokens={token: "Alice Labs"}, writes_per_minute=2, max_body_bytes=4096
     )
     bob = Identity.generate("bob")
-    env = identity_envelope(bob, "Bob Corp")
+    env = identity_envelope(bob, "Alice Labs")
     auth = {"Authorization": f"Bearer {token}"}
     with live_server(tmp_path / "home", settings) as u:
         for headers in ({}, {"Authorization": "Bearer wrong-token-0000000000"}):
@@ -187,7 +187,7 @@ def test_tokens_rate_and_size_limits(tmp_path: Path, seeded: Seeded) -> None:
         assert r.status_code == 413
         r = httpx.post(f"{u}/api/v1/statements", json=env, headers=auth)
         assert r.status_code == 201, r.text
-        carol = identity_envelope(Identity.generate("carol"), "Carol Org")
+        carol = identity_envelope(Identity.generate("carol"), "Alice Labs")
         r = httpx.post(f"{u}/api/v1/statements", json=carol, headers=auth)
         assert r.status_code == 201, r.text
         dave = identity_envelope(Identity.generate("dave"), "Dave Org")
@@ -195,6 +195,33 @@ def test_tokens_rate_and_size_limits(tmp_path: Path, seeded: Seeded) -> None:
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
         assert httpx.get(f"{u}/api/v1/ledger").json()["size"] == 2
         assert httpx.get(f"{u}/api/v1/models").json()["count"] == 0
+
+
+def test_tokens_are_bound_to_the_signers_organisation(tmp_path: Path, seeded: Seeded) -> None:
+    """A validly signed write with another organisation's token is 403 and changes nothing."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(seeded.home, home)  # alice is registered there for "Alice Labs"
+    alice_tok, bob_tok = "token-of-alice-labs-0000000000", "token-of-bob-corp-00000000000"
+    settings = ServerSettings(tokens={alice_tok: "Alice Labs", bob_tok: "Bob Corp"})
+    product = product_envelope(seeded.alice, "tiny-app-2", seeded.model_digest)
+    bob = identity_envelope(Identity.generate("bob"), "Bob Corp")
+    with live_server(home, settings) as u:
+        before = state(u)
+        for env, tok in ((product, bob_tok), (bob, alice_tok)):
+            r = httpx.post(
+                f"{u}/api/v1/statements", json=env, headers={"Authorization": f"Bearer {tok}"}
+            )
+            assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, r.text
+            assert "API token is for" in r.json()["detail"]
+        assert state(u) == before
+        for env, tok in ((product, alice_tok), (bob, bob_tok)):
+            r = httpx.post(
+                f"{u}/api/v1/statements", json=env, headers={"Authorization": f"Bearer {tok}"}
+            )
+            assert r.status_code == 201, r.text
+        assert state(u)[:2] == (before[0] + 2, before[1] + 1)
 
 
 def test_model_dir_fixture_is_real(tmp_path: Path) -> None:

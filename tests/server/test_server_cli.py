@@ -33,3 +33,17 @@ def test_serve_creates_the_default_home(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_serve_refuses_a_bad_witness_key(tmp_path: Path) -> None:
+    """A log (0x01) key is not a witness cosigner key: a clear error, exit 2, no server."""
+    from modelkin.ledger.note import Signer
+
+    log_key = str(Signer.generate("not-a-witness").verifier)
+    env = {**os.environ, "MODELKIN_HOME": str(tmp_path / "h")}
+    cmd = [sys.executable, "-m", "modelkin", "serve", "--port", str(free_port())]
+    proc = subprocess.run(
+        [*cmd, "--witness", log_key], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "witness key not-a-witness: not a cosignature/v1" in proc.stdout + proc.stderr

@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="Key file that signs works registered through the web form."),
         ] = None,
+        witness: Annotated[
+            list[str] | None,
+            typer.Option(help="Verifier key of a trusted witness (cosignature/v1); repeatable."),
+        ] = None,
     ) -> None:
         """Serve the registry (API under /api/v1, docs at /docs, UI at /)."""
         import uvicorn
@@ -54,6 +58,7 @@ def register(app: typer.Typer) -> None:
             writes_per_minute=writes_per_minute,
             ui_signer=ui_signer,
             tiles_dir=tiles,
+            witnesses=tuple(witness or ()),
         )
         typer.echo(f"modelkin registry at http://{host}:{port}/  (data: {root})")
         uvicorn.run(create_app(root, settings=settings), host=host, port=port, log_level="info")

@@ -465,7 +465,8 @@ class Registry:
                 id=rid,
                 kind=p.kind.name,
                 statement_kind=p.statement_kind,
-                name=_str_or_none(p.predicate.get("name")),
+                # works carry a title rather than a name
+                name=_str_or_none(p.predicate.get("name") or p.predicate.get("title")),
                 version=_str_or_none(p.predicate.get("version")),
                 organisation=_str_or_none(p.predicate.get("organisation")),
                 signer_keyid=p.statement.signer_keyid,

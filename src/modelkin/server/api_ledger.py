@@ -7,6 +7,8 @@
 * ``GET /api/v1/ledger/proof/inclusion?index=|leaf_hash=&size=``: RFC 6962 §2.1.1 audit path.
 * ``GET /api/v1/ledger/proof/consistency?old=&new=``: RFC 6962 §2.1.2 consistency proof.
 * ``GET /api/v1/ledger/checkpoints``: checkpoint history (the log's own record).
+* ``POST /api/v1/ledger/cosignatures``: a checkpoint note carrying c2sp.org/tlog-cosignature
+  lines of configured witnesses; verified and stored, then served by ``GET /checkpoint``.
 Hashes are lowercase hex; the proof algorithms live in :mod:`modelkin.ledger`.
 """
 
@@ -17,13 +19,15 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
 from modelkin.errors import ModelkinError, NotFoundError
+from modelkin.ledger.cosigs import CosignatureRejected, check_cosigned_note
 from modelkin.registry.core import checkpoint_size
 from modelkin.server.deps import get_state
 from modelkin.server.state import ServerState
+from modelkin.server.witnesses import served_checkpoint, witness_rows
 
 router = APIRouter(tags=["ledger"])
 State = Annotated[ServerState, Depends(get_state)]
@@ -51,14 +55,15 @@ def _signed_size(state: ServerState) -> tuple[str, int]:
 
 @router.get("/checkpoint", response_class=PlainTextResponse, summary="Latest signed checkpoint")
 def get_checkpoint(state: State) -> PlainTextResponse:
-    """The C2SP signed note committing to the current tree."""
-    text = state.locked(lambda: str(state.ledger.checkpoint()))
+    """The C2SP signed note committing to the current tree; when witnesses are configured,
+    the newest checkpoint they cosigned, with their cosignature lines appended."""
+    text = state.locked(lambda: served_checkpoint(state, str(state.ledger.checkpoint())))
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/api/v1/ledger", summary="Ledger status")
 def ledger_status(state: State) -> dict[str, Any]:
-    """Size, signed checkpoint and verifier key of the log."""
+    """Size, signed checkpoint and verifier key of the log, and its witnesses."""
 
     def read() -> dict[str, Any]:
         checkpoint, size = _signed_size(state)
@@ -67,9 +72,49 @@ def ledger_status(state: State) -> dict[str, Any]:
             "checkpoint": checkpoint,
             "origin": checkpoint.split("\n", 1)[0],
             "verifier_key": str(state.ledger.verifier_key()),
+            "witnesses": witness_rows(state, size),
         }
 
     return state.locked(read)
+
+
+COSIGNED_EXAMPLE = (
+    "modelkin.local/registry\n5\n<base64 root>\n\n"
+    "\u2014 modelkin.local/registry <log signature>\n\u2014 witness1 <cosignature>\n"
+)
+
+
+@router.post("/api/v1/ledger/cosignatures", summary="Submit witness cosignatures")
+def add_cosignatures(
+    state: State,
+    note: Annotated[str, Body(media_type="text/plain", examples=[COSIGNED_EXAMPLE])],
+) -> dict[str, Any]:
+    """Store the cosignatures of configured witnesses on a checkpoint this log signed.
+
+    Signatures by unknown keys are ignored; a bad cosignature by a configured witness, a
+    note the log did not sign, or a note with no configured witness's cosignature is 403.
+    """
+
+    def accept() -> dict[str, Any]:
+        log_size = checkpoint_size(str(state.ledger.checkpoint()))
+        try:
+            found = check_cosigned_note(
+                note, str(state.ledger.verifier_key()), state.ledger.root, log_size,
+                state.witnesses,
+            )  # fmt: skip
+        except CosignatureRejected as exc:
+            raise HTTPException(403, f"{exc.where}: {exc.problem}") from None
+        if not found:
+            raise HTTPException(403, "no cosignature by a witness this log trusts")
+        kept = state.cosigs.add(found)
+        return {
+            "accepted": [c.ref for c in found],
+            "stored": [c.ref for c in kept],
+            "size": found[0].size,
+            "witnesses": witness_rows(state, log_size),
+        }
+
+    return state.locked(accept)
 
 
 @router.get("/api/v1/ledger/entries/{index}", summary="One ledger entry")

@@ -16,7 +16,8 @@ from modelkin.errors import ModelkinError
 from modelkin.labels import build_label
 from modelkin.labels.outputs import EXPORT_FORMATS, LABEL_FORMATS, MEDIA_TYPES, export, render
 from modelkin.server.deps import get_state
-from modelkin.server.guards import check_write
+from modelkin.server.guards import check_write, require_organisation
+from modelkin.server.orgs import signer_organisation
 from modelkin.server.state import ServerState
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -37,9 +38,11 @@ def submit(
     envelope: Annotated[dict[str, Any], Body(examples=[ENVELOPE_EXAMPLE])],
 ) -> JSONResponse:
     """Verify, log and store one DSSE envelope; returns the ledger receipt."""
-    check_write(request, state.settings, state.limiter)
+    org = check_write(request, state.settings, state.limiter)
 
     def append() -> Any:
+        if org is not None:
+            require_organisation(org, signer_organisation(state.registry, envelope))
         receipt = state.registry.submit(envelope)
         state.publish_tiles()
         return receipt

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelkin.config import Home
 from modelkin.errors import ModelkinError
+from modelkin.ledger.cosigs import parse_witness_keys
 from modelkin.registry import Registry
 from modelkin.server import (
     api_forensics,
@@ -45,6 +46,7 @@ def create_app(
 ) -> FastAPI:
     """A ready-to-serve app over the registry in ``home`` (default: :meth:`Home.resolve`)."""
     cfg = settings or ServerSettings()
+    parse_witness_keys(cfg.witnesses)  # refuse a bad --witness key before serving
     data = Home.resolve(home)
 
     @asynccontextmanager

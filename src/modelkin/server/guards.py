@@ -156,3 +156,14 @@ def check_write(request: Request, settings: ServerSettings, limiter: RateLimiter
             429, "write rate limit exceeded", headers={"Retry-After": str(int(wait) + 1)}
         )
     return org
+
+
+def require_organisation(token_org: str, signer_org: str | None) -> None:
+    """403 unless the write's signer belongs to the token's organisation (see :mod:`.orgs`)."""
+    if signer_org != token_org:
+        raise HTTPException(
+            403,
+            f"the API token is for {token_org!r} but the statement is signed by an identity "
+            f"of {signer_org!r}" if signer_org else
+            f"the API token is for {token_org!r} but the signer has no registered organisation",
+        )  # fmt: skip

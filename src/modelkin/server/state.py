@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from modelkin.ledger import note as _note
+from modelkin.ledger.cosigs import CosignatureStore, parse_witness_keys
 from modelkin.registry import Registry
 from modelkin.server.guards import RateLimiter
 from modelkin.server.settings import ServerSettings
@@ -27,6 +29,12 @@ class ServerState:
     settings: ServerSettings
     limiter: RateLimiter
     ledger_lock: threading.RLock = field(default_factory=threading.RLock)
+    witnesses: list[_note.Verifier] = field(init=False)
+    cosigs: CosignatureStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.witnesses = parse_witness_keys(self.settings.witnesses)
+        self.cosigs = CosignatureStore(self.registry.home.ledger_dir / "cosignatures.json")
 
     @property
     def ledger(self) -> Any:

@@ -21,6 +21,7 @@ from modelkin.server.api_forensics import load_upload
 from modelkin.server.candidates import compare_models
 from modelkin.server.deps import get_state
 from modelkin.server.state import ServerState
+from modelkin.server.witnesses import witness_rows
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -37,7 +38,8 @@ def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResp
 def _status(state: ServerState) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         checkpoint = str(state.ledger.checkpoint())
-        return {"checkpoint": checkpoint, "size": checkpoint_size(checkpoint)}
+        size = checkpoint_size(checkpoint)
+        return {"checkpoint": checkpoint, "size": size, "witnesses": witness_rows(state, size)}
 
     return state.locked(read)
 

@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from modelkin.errors import ModelkinError
 from modelkin.server.api_works import work_of
 from modelkin.server.deps import get_state
-from modelkin.server.guards import check_write
+from modelkin.server.guards import check_write, require_organisation
+from modelkin.server.orgs import identity_organisation
 from modelkin.server.state import ServerState
 from modelkin.server.ui import page
 from modelkin.statements import Identity
@@ -75,7 +76,7 @@ def register(
     """Build the work from the form, sign it with the operator's UI key, submit it."""
     if state.settings.ui_signer is None:
         raise ModelkinError("works form", "this server has no signing key for the web form")
-    check_write(request, state.settings, state.limiter)  # tokens (if required) and rate limit
+    org = check_write(request, state.settings, state.limiter)  # tokens (if required), rate
     systems = [{"name": ai_system, "role": ai_role}] if ai_system.strip() else []
     data: dict[str, Any] = {
         "title": title,
@@ -101,7 +102,13 @@ def register(
                 if size > MAX_CONTENT:
                     raise ModelkinError("content", "file is larger than the form accepts")
                 out.write(chunk)
-        receipt = state.locked(lambda: register_work(state.registry, identity, work, path))
+
+        def append() -> Any:
+            if org is not None:
+                require_organisation(org, identity_organisation(state.registry, identity.keyid))
+            return register_work(state.registry, identity, work, path)
+
+        receipt = state.locked(append)
     return RedirectResponse(f"/works?registered={receipt.record_id}", status_code=303)
 
 
