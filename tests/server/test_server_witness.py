@@ -29,9 +29,7 @@ def snapshot(u: str) -> tuple[str, object]:
     return httpx.get(f"{u}/checkpoint").text, httpx.get(f"{u}/api/v1/ledger").json()["witnesses"]
 
 
-def test_witness_cosignatures_are_checked_stored_and_served(
-    tmp_path: Path, seeded: Seeded
-) -> None:
+def test_witness_cosignatures_are_checked_stored_and_served(tmp_path: Path, seeded: Seeded) -> None:
     home = tmp_path / "home"
     shutil.copytree(seeded.home, home)
     wit = Witness.init(tmp_path / "w1", "witness1")
@@ -72,6 +70,8 @@ def test_witness_cosignatures_are_checked_stored_and_served(
         impostor = _note.sign(body, _note.Signer.generate("modelkin.local/registry"))
         r = httpx.post(f"{u}/api/v1/ledger/cosignatures", content=impostor + res.cosignature)
         assert r.status_code == 403 and "not signed by this log" in r.json()["detail"]
+        r = httpx.post(f"{u}/api/v1/ledger/cosignatures", content="not a note")
+        assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
         assert snapshot(u) == before
         assert not (home / "ledger" / "cosignatures.json").exists()
 
@@ -95,9 +95,9 @@ def test_witness_cosignatures_are_checked_stored_and_served(
 
         # the witness follows with the server's own consistency proof
         led = httpx.get(f"{u}/api/v1/ledger").json()
-        proof_hex = httpx.get(
-            f"{u}/api/v1/ledger/proof/consistency", params={"old": size}
-        ).json()["consistency_proof"]
+        proof_hex = httpx.get(f"{u}/api/v1/ledger/proof/consistency", params={"old": size}).json()[
+            "consistency_proof"
+        ]
         res2 = wit.add_checkpoint(size, [bytes.fromhex(h) for h in proof_hex], led["checkpoint"])
         assert res2.ok and res2.cosignature, res2.message
         newer = led["checkpoint"] + res2.cosignature

@@ -9,7 +9,8 @@ Before a cosignature is kept, :func:`check_cosigned_note` makes sure the note is
 checkpoint *this* log signed (its signature verifies and the root equals the log's own
 root at that size) and that every cosignature by a trusted witness verifies; signatures by
 unknown keys are ignored, a bad one by a trusted key rejects the whole note
-(:class:`CosignatureRejected`). The store is one small JSON file replaced atomically
+(:class:`CosignatureRejected`); a note that is not a signed checkpoint at all is a plain
+:class:`ModelkinError`. The store is one small JSON file replaced atomically
 (fsync, rename), so a crash leaves either the old or the new state, never a torn one.
 """
 
@@ -21,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from modelkin.errors import LedgerError
+from modelkin.errors import LedgerError, ModelkinError
 from modelkin.ledger import note as _note
-from modelkin.ledger.checkpoint import open_checkpoint
+from modelkin.ledger.checkpoint import parse as parse_checkpoint
 from modelkin.ledger.log import _fsync_write
 from modelkin.ledger.witness import ALG_COSIGNATURE_V1, verify_cosignature
 
@@ -80,18 +81,26 @@ def check_cosigned_note(
 
     ``log_root(n)`` is the log's own tree head at size ``n``; ``log_size`` its signed size.
     Returns an empty list when no trusted witness cosigned."""
+    where = "cosigned checkpoint"
     log = _note.Verifier.parse(log_vkey)
     try:
-        cp, body = open_checkpoint(note, log, "cosigned checkpoint")
+        _, sigs = _note.split(note, where)
+    except LedgerError as exc:  # malformed input, not a signature problem
+        raise ModelkinError(exc.where, exc.problem) from exc
+    try:
+        body, _ = _note.open_note(note, [log], where)
     except LedgerError as exc:
         raise CosignatureRejected(exc.where, f"not signed by this log: {exc.problem}") from exc
+    try:
+        cp = parse_checkpoint(body, where)
+    except LedgerError as exc:
+        raise ModelkinError(exc.where, exc.problem) from exc
     if cp.origin != log.name:
-        raise CosignatureRejected("cosigned checkpoint", f"origin {cp.origin!r} is not this log")
+        raise CosignatureRejected(where, f"origin {cp.origin!r} is not this log")
     if cp.size > log_size:
-        raise LedgerError("cosigned checkpoint", f"size {cp.size} > the log's size {log_size}")
+        raise LedgerError(where, f"size {cp.size} > the log's size {log_size}")
     if log_root(cp.size) != cp.root:
-        raise LedgerError("cosigned checkpoint", f"root differs from the log's at size {cp.size}")
-    _, sigs = _note.split(note, "cosigned checkpoint")
+        raise LedgerError(where, f"root differs from the log's at size {cp.size}")
     log_line = next(s.line() for s in sigs if (s.name, s.key_hash) == (log.name, log.key_hash))
     present = {(s.name, s.key_hash): s for s in sigs}
     accepted: list[Cosignature] = []
