@@ -124,6 +124,24 @@ def _loss(net: nn.Module, spec: Spec, chunk: np.ndarray, rng: np.random.Generato
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
 
 
+def _publish(tmp: Path, final: Path) -> None:
+    """Move a finished run into the cache without disturbing a concurrent reader.
+
+    Parallel test workers may train the same recipe at once; training is deterministic, so
+    the first complete copy wins and later ones are discarded rather than replacing a
+    directory another process may be reading. Only an incomplete leftover (a crash) is
+    removed."""
+    if (final / ".complete").exists():
+        return
+    if final.exists():
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not (final / ".complete").exists():
+            raise
+
+
 def _run(recipe: Recipe, init: nn.Module | None) -> Run:
     """Execute ``recipe`` (or return the cached result)."""
     import torch
@@ -168,9 +186,7 @@ def _run(recipe: Recipe, init: nn.Module | None) -> Run:
         (tmp / "loss.csv").write_text("\n".join(rows) + "\n")
         (tmp / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
         (tmp / ".complete").write_text(key)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        _publish(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
