@@ -40,6 +40,11 @@ UNIT_BUDGET_BYTES = 1_500_000
 #: Wider MLPs are not stored (one layer would exceed the budget).
 MAX_UNITS = 16384
 MAX_UNIT_LAYERS = 8
+#: Units per layer also stored over ALL hidden dimensions (fingerprint v2), and the byte
+#: budget (float16, up and gate/down) for them: they let compare() re-index the suspect's
+#: units after recovering a permutation of the residual stream (the hidden basis).
+FULL_UNITS = 256
+FULL_BUDGET_BYTES = 1_000_000
 #: Token-keyed embedding rows kept for the tokenizer/embedding test.
 TOKEN_ROWS = 128
 _CHUNK = 1 << 20
@@ -161,7 +166,10 @@ def _units(
 
     Each unit is described twice, by two different matrices: its up-projection row and its
     gate row (gated MLPs) or its down-projection column (BERT/GPT-2), both restricted to a
-    seeded subset of hidden dimensions."""
+    seeded subset of hidden dimensions. The first few units of each stored layer are also
+    kept over every hidden dimension (``a_full``/``b_full``), within
+    :data:`FULL_BUDGET_BYTES`, so that a permuted hidden basis can be undone at compare
+    time (see :mod:`modelkin.forensics.hidden`)."""
     infos = {t.name: t for t in source.tensors()}
     up0 = rm.get("mlp_up", 0)
     if up0 is None or up0.name not in infos:
@@ -172,7 +180,9 @@ def _units(
         return {}
     dims = hidden_subset(seed, hidden, UNIT_DIMS)
     out: dict[str, Any] = {}
-    for layer in _unit_layers(rm.num_layers, units * len(dims) * 4):
+    chosen = _unit_layers(rm.num_layers, units * len(dims) * 4)
+    full = min(units, FULL_UNITS, FULL_BUDGET_BYTES // max(1, len(chosen) * hidden * 4))
+    for layer in chosen:
         up, gate, down = (
             rm.get("mlp_up", layer),
             rm.get("mlp_gate", layer),
@@ -192,6 +202,8 @@ def _units(
         if b.shape != (units, hidden):
             continue
         out[str(layer)] = {"pair": pair, "a": pack(a[:, dims]), "b": pack(b[:, dims])}
+        if full >= 8:
+            out[str(layer)] |= {"a_full": pack(a[:full]), "b_full": pack(b[:full])}
         spectra = _attention(source, rm, layer, heads, kv_heads)
         if spectra is not None:
             out[str(layer)]["heads"] = spectra

@@ -20,8 +20,11 @@ import rfc8785
 
 from modelkin.errors import ModelkinError
 
-#: Version of the fingerprint layout; :meth:`Fingerprint.load` refuses any other.
-FINGERPRINT_VERSION = 1
+#: Version of the fingerprint layout written by this modelkin. Version 2 adds full-width
+#: unit features (``a_full``/``b_full``); version 1 files lack only those optional fields,
+#: so they are still read (the hidden-basis recovery is then skipped).
+FINGERPRINT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 #: Largest fingerprint file (compressed and uncompressed) accepted by :meth:`load`.
 MAX_FINGERPRINT_BYTES = 64 * 1024 * 1024
 _MAGIC = b"\x1f\x8b"
@@ -98,11 +101,12 @@ class Fingerprint:
         """Validate and build; refuses unknown versions and missing or mistyped fields."""
         if not isinstance(d, dict):
             raise ModelkinError(where, "not a fingerprint (top level is not an object)")
-        if d.get("version") != FINGERPRINT_VERSION:
+        version = d.get("version")
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise ModelkinError(
                 where,
                 f"unsupported fingerprint version {d.get('version')!r} "
-                f"(this modelkin reads version {FINGERPRINT_VERSION})",
+                f"(this modelkin reads versions {', '.join(map(str, READABLE_VERSIONS))})",
             )
         missing = [k for k in _REQUIRED if k not in d]
         if missing:

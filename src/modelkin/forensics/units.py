@@ -9,6 +9,10 @@ exchangeable, so the two matchings are independent uniform-like permutations and
 agreement (fixed points of pi1^-1 o pi2) is ~ Poisson(1) — Poisson(m / n) when m of the
 suspect's units are matched into the candidate's n. Under derivation both matchings
 recover the same correspondence — even after the units were permuted.
+
+When the residual-stream basis itself was permuted, :func:`hidden_permutation` recovers it
+from the embeddings; the suspect's full-width unit features (fingerprint v2) are then
+re-indexed onto the candidate's stored hidden dimensions before matching.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from scipy.optimize import linear_sum_assignment
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import unpack
+from modelkin.fingerprint.sampling import hidden_subset
 from modelkin.forensics.evidence import Evidence
+from modelkin.forensics.hidden import hidden_permutation
 from modelkin.forensics.stats import bonferroni, poisson_tail
 
 #: Layer pairs matched per comparison (linear assignment is the slowest step).
 MAX_PAIRS = 3
 #: Suspect units matched per layer pair (the rest adds cost, not power).
 MATCHED_UNITS = 256
+#: Fraction of hidden dims the recovered permutation must move to count as "permuted".
+PERMUTED_FRACTION = 0.5
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -81,6 +89,9 @@ def unit_test(
             meaning="Whether MLP neurons correspond one to one, whatever their order.",
             limits="Needs the same hidden basis (a rotated residual stream defeats it).",
         )
+    basis = _basis(s, c)
+    if basis is not None:
+        su = {k: v for k, v in su.items() if "a_full" in v and "b_full" in v}
     if not pairs:
         pairs = [(i, i) for i in range(64)]
     tested = [(i, j) for i, j in pairs if str(i) in su and str(j) in cu]
@@ -93,8 +104,18 @@ def unit_test(
         a, b = su[str(i)], cu[str(j)]
         if a["pair"] != b["pair"]:
             continue
-        sa, sb = unpack(a["a"], "suspect units"), unpack(a["b"], "suspect units")
         ca, cb = unpack(b["a"], "candidate units"), unpack(b["b"], "candidate units")
+        if basis is None:
+            sa, sb = unpack(a["a"], "suspect units"), unpack(a["b"], "suspect units")
+        else:
+            fa = unpack(a["a_full"], "suspect units")
+            fb = unpack(a["b_full"], "suspect units")
+            dims = _suspect_dims(basis, ca.shape[1], s.seed)
+            if dims is None or fa.ndim != 2 or fa.shape != fb.shape:
+                continue
+            if fa.shape[1] != basis.shape[0]:
+                continue
+            sa, sb = fa[:, dims], fb[:, dims]
         if sa.shape[1] != ca.shape[1] or sa.shape != sb.shape or ca.shape != cb.shape:
             continue
         k, n = agreement(sa, sb, ca, cb)
@@ -131,7 +152,7 @@ def unit_test(
             "mean": 1.0,
             "tests": len(rows),
         },
-        details={"pairs": rows},
+        details={"pairs": rows, "hidden_basis": "permuted" if basis is not None else "shared"},
         plot={
             "bars": [
                 [
@@ -143,6 +164,30 @@ def unit_test(
         },
         meaning="Two descriptions of the same neurons point to the same partner neurons: "
         "the models share neurons, even if their order was shuffled.",
-        limits="A rotation of the hidden space (not just a permutation) or retraining from "
+        limits="A permuted hidden basis is undone via the embeddings (needs shared tokens); "
+        "a rotation of the hidden space (not just a permutation) or retraining from "
         "scratch removes the signal; only MLP units are matched, not attention heads.",
     )
+
+
+def _basis(s: Fingerprint, c: Fingerprint) -> np.ndarray | None:
+    """The recovered hidden permutation when it moves most dimensions, else None (the
+    models share a basis, or it cannot be recovered: match on the stored dims as is)."""
+    if not any("a_full" in v for v in s.units.values()):
+        return None
+    found = hidden_permutation(s, c)
+    if found is None:
+        return None
+    pi, _quality = found
+    moved = float(np.mean(pi != np.arange(pi.shape[0])))
+    return pi if moved >= PERMUTED_FRACTION else None
+
+
+def _suspect_dims(pi: np.ndarray, k: int, seed: int) -> np.ndarray | None:
+    """Suspect hidden dims that map onto the candidate's stored (seeded) dims."""
+    cand = hidden_subset(seed, pi.shape[0], k)
+    if cand.shape[0] != k:
+        return None
+    inv = np.empty_like(pi)
+    inv[pi] = np.arange(pi.shape[0])
+    return np.asarray(inv[cand])

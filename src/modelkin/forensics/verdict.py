@@ -40,8 +40,12 @@ def _describe(fp: Fingerprint) -> dict[str, Any]:
     }
 
 
-def _surgery(s: Fingerprint, c: Fingerprint, layers: Evidence | None) -> list[str]:
+def _surgery(
+    s: Fingerprint, c: Fingerprint, layers: Evidence | None, units: Evidence | None = None
+) -> list[str]:
     why = []
+    if units is not None and units.details.get("hidden_basis") == "permuted":
+        why.append("hidden (residual-stream) basis permuted")
     for k in ("num_layers", "hidden_size", "intermediate_size", "vocab_size", "num_heads"):
         a, b = s.structure.get(k), c.structure.get(k)
         if a is not None and b is not None and a != b:
@@ -89,7 +93,7 @@ def compare(suspect: Fingerprint, candidate: Fingerprint, **opts: Any) -> Report
         verdict, related = "converted", True
         p = p if p is not None else 0.0
     elif p is not None and p <= threshold:
-        surgery = _surgery(suspect, candidate, layers)
+        surgery = _surgery(suspect, candidate, layers, units)
         verdict, related = ("derived_surgery" if surgery else "derived"), True
         reason = "; ".join(surgery)
     elif not used:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -63,6 +64,25 @@ _NP: dict[int, str] = {
     12: "<f8",
 }
 _STRING, _ARRAY = 8, 9
+#: Top-level arrays with at least this many elements are not decoded while parsing (see
+#: :class:`LazyArray`); per-layer arrays (one entry per block) stay far below it.
+LAZY_MIN = 1024
+
+
+@dataclass(frozen=True)
+class LazyArray:
+    """A large metadata array left in the file: element type, length and where its first
+    element starts. Why: a tokenizer's ``tokens``/``scores``/``token_type`` arrays hold
+    ~262k entries in recent models; decoded eagerly as Python objects they cost tens of MB
+    that most callers never look at. :func:`load_numbers` and :func:`load_strings` decode
+    one on demand from the same (bounds-checked) buffer."""
+
+    etype: int
+    count: int
+    offset: int
+
+    def __len__(self) -> int:
+        return self.count
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,8 @@ class RawTensor:
 
 @dataclass
 class Header:
-    """The parsed header: ``kv`` metadata (arrays of numbers as lists), the tensor table,
+    """The parsed header: ``kv`` metadata (small arrays as lists, arrays of
+    :data:`LAZY_MIN` or more elements as :class:`LazyArray`), the tensor table,
     where tensor data starts, the alignment and the file size."""
 
     version: int
@@ -88,6 +109,80 @@ class Header:
     alignment: int
     file_size: int
     problems: list[str] = field(default_factory=list)
+
+
+def _text(raw: bytes) -> str:
+    """A GGUF string's bytes as ``str``. Token texts may hold partial UTF-8 sequences
+    (byte-level tokens): keep them distinct and still encodable (JSON, digests) by
+    turning invalid bytes into ``"\\xNN"``."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="backslashreplace")
+
+
+class PackedStrings(Sequence[str]):
+    """A read-only list of strings kept as the GGUF array's bytes (each string behind its
+    ``uint64`` length) plus the end offset of each, decoded when asked for. Why: 262k
+    token texts as ``str`` objects cost ~20 MB (a non-ASCII ``str`` carries ~75 bytes of
+    overhead); packed they cost ~6 MB. It compares equal to any sequence holding the same
+    strings; slices come back as ``list``."""
+
+    __slots__ = ("_blob", "_ends")
+    #: Strings decoded per batch when iterating (bounds the Python ints made from offsets).
+    _BATCH = 4096
+
+    def __init__(self, blob: bytes, ends: np.ndarray) -> None:
+        self._blob = blob
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _start(self, i: int) -> int:
+        return (int(self._ends[i - 1]) if i else 0) + 8
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step == 1:
+                return list(self._range(start, stop))
+            return [self[j] for j in range(start, stop, step)]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("PackedStrings index out of range")
+        i %= n
+        return _text(self._blob[self._start(i) : int(self._ends[i])])
+
+    def __iter__(self) -> Iterator[str]:
+        return self._range(0, len(self))
+
+    def _range(self, start: int, stop: int) -> Iterator[str]:
+        """Strings ``start..stop-1`` (0 <= start, stop <= len), in batches."""
+        blob = self._blob
+        for lo in range(start, stop, self._BATCH):
+            prev = self._start(lo) - 8
+            for end in self._ends[lo : min(lo + self._BATCH, stop)].tolist():
+                raw = blob[prev + 8 : end]
+                prev = end
+                try:  # inlined fast path of _text (this loop runs once per token)
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield raw.decode("utf-8", errors="backslashreplace")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PackedStrings({len(self)} strings)"
 
 
 class _Cursor:
@@ -124,14 +219,9 @@ class _Cursor:
         if n > MAX_HEADER_BYTES:
             raise ModelFormatError(self.path, f"{what}: string length {n} exceeds the limit")
         self.need(n, what)
-        raw = bytes(self.buf[self.pos : self.pos + n])
+        raw = self.buf[self.pos : self.pos + n]
         self.pos += n
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            # Token texts may hold partial UTF-8 sequences (byte-level tokens). Keep them
-            # distinct and still encodable (JSON, digests): invalid bytes become "\xNN".
-            return raw.decode("utf-8", errors="backslashreplace")
+        return _text(raw)
 
     def value(self, vtype: int, what: str, depth: int = 0) -> Any:
         if vtype in _SCALARS:
@@ -150,6 +240,10 @@ class _Cursor:
                     raise ModelFormatError(
                         self.path, f"{what}: array of {count} elements runs past the end of file"
                     )
+                if depth == 0 and count >= LAZY_MIN:
+                    lazy = LazyArray(etype, count, self.pos)
+                    self.pos += count * size
+                    return lazy
                 arr = np.frombuffer(self.buf, dtype=_NP[etype], count=count, offset=self.pos)
                 self.pos += count * size
                 return arr.astype(bool).tolist() if etype == 7 else arr.tolist()
@@ -159,9 +253,47 @@ class _Cursor:
                     raise ModelFormatError(
                         self.path, f"{what}: array of {count} elements runs past the end of file"
                     )
+                if etype == _STRING and depth == 0 and count >= LAZY_MIN:
+                    lazy = LazyArray(etype, count, self.pos)
+                    for i in range(count):  # validate and skip: lengths only, no decoding
+                        n = self.u64(f"length of {what}[{i}]")
+                        if n > MAX_HEADER_BYTES:
+                            raise ModelFormatError(
+                                self.path, f"{what}[{i}]: string length {n} exceeds the limit"
+                            )
+                        self.need(n, f"{what}[{i}]")
+                        self.pos += n
+                    return lazy
                 return [self.value(etype, f"{what}[{i}]", depth + 1) for i in range(count)]
             raise ModelFormatError(self.path, f"{what}: unknown array element type {etype}")
         raise ModelFormatError(self.path, f"{what}: unknown value type {vtype}")
+
+
+def load_numbers(buf: mmap.mmap | bytes, arr: LazyArray) -> np.ndarray:
+    """A numeric :class:`LazyArray` as a numpy array (a copy: it does not pin ``buf``;
+    bools as ``bool``). Its bounds were checked when the header was parsed."""
+    if arr.etype not in _NP:
+        raise TypeError(f"not a numeric array (element type {arr.etype})")
+    out = np.frombuffer(buf, dtype=_NP[arr.etype], count=arr.count, offset=arr.offset)
+    return out.astype(bool) if arr.etype == 7 else out.copy()
+
+
+def load_strings(buf: mmap.mmap | bytes, arr: LazyArray, path: Path) -> PackedStrings:
+    """A string :class:`LazyArray` as :class:`PackedStrings` (each element decoded as the
+    eager parser decodes single strings). The array's bytes are copied once, so the
+    result does not pin ``buf``."""
+    if arr.etype != _STRING:
+        raise TypeError(f"not a string array (element type {arr.etype})")
+    ends = np.empty(arr.count, dtype=np.int64)
+    pos, size, unpack = arr.offset, len(buf), struct.Struct("<Q").unpack_from
+    for i in range(arr.count):
+        # parse_header already bounds-checked these lengths; re-check (cheap) anyway.
+        if pos + 8 > size or pos + 8 + unpack(buf, pos)[0] > size:
+            raise ModelFormatError(path, f"string array element {i} runs past the end of file")
+        pos += 8 + unpack(buf, pos)[0]
+        ends[i] = pos
+    ends -= arr.offset
+    return PackedStrings(bytes(buf[arr.offset : pos]), ends)
 
 
 def parse_header(buf: mmap.mmap | bytes, path: Path) -> Header:

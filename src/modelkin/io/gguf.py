@@ -26,10 +26,11 @@ so the logical shape is ``ne`` reversed, which is already ``nn.Linear``'s ``[out
 
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 import mmap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,14 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 from gguf.quants import dequantize
 
 from modelkin.errors import ModelFormatError
-from modelkin.io._gguf_header import Header, RawTensor, parse_header
+from modelkin.io._gguf_header import (
+    Header,
+    LazyArray,
+    RawTensor,
+    load_numbers,
+    load_strings,
+    parse_header,
+)
 from modelkin.io.base import TensorInfo, TensorSource
 from modelkin.io.tokenizer import Tokenizer
 
@@ -48,8 +56,11 @@ PERMUTED_ARCHS = frozenset(
 )
 #: GGUF architectures whose converter stores ``w + 1`` for RMSNorm weights.
 GEMMA_NORM_ARCHS = frozenset({"gemma", "gemma2", "gemma3"})
-#: Stored bytes decoded per step when reading a tensor (bounds temporaries).
-CHUNK_BYTES = 8 * 1024 * 1024
+#: Stored bytes decoded per step when reading a tensor (bounds temporaries). The
+#: ``gguf.quants`` dequantizers make several full-size intermediates (uint32 bit planes,
+#: float32 scales) per chunk: at 8 MB a Q5_K chunk peaked ~70 MB above its output; 1 MB
+#: keeps that under ~10 MB at no measurable cost in speed.
+CHUNK_BYTES = 1024 * 1024
 #: Integer / f64 types that ``gguf.quants`` does not handle: numpy dtype per type.
 _PLAIN = {
     GGMLQuantizationType.I8: "<i1",
@@ -289,7 +300,7 @@ class GGUFSource(TensorSource):
         """GGUF key/values; the large tokenizer arrays are summarised by their length."""
         out: dict[str, Any] = {}
         for k, v in self._header.kv.items():
-            if isinstance(v, list) and len(v) > 64:
+            if isinstance(v, list | LazyArray) and len(v) > 64:
                 out[k] = f"<array of {len(v)}>"
             else:
                 out[k] = v
@@ -310,7 +321,7 @@ class GGUFSource(TensorSource):
                 cfg[hf_key] = v
         vocab = kv.get(f"{arch}.vocab_size")
         tokens = kv.get("tokenizer.ggml.tokens")
-        if not isinstance(vocab, int) and isinstance(tokens, list):
+        if not isinstance(vocab, int) and isinstance(tokens, list | LazyArray):
             vocab = len(tokens)
         if not isinstance(vocab, int):
             emb = self._entries.get("token_embd.weight")
@@ -330,17 +341,16 @@ class GGUFSource(TensorSource):
         if self._tokenizer is not None:
             return self._tokenizer
         kv = self._header.kv
-        tokens = kv.get("tokenizer.ggml.tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        tokens = self._strings("tokenizer.ggml.tokens")
+        if tokens is None:
             return None
         model = kv.get("tokenizer.ggml.model")
         kind = _TOKENIZER_KINDS.get(model, "unknown") if isinstance(model, str) else "unknown"
-        merges = kv.get("tokenizer.ggml.merges")
-        merges = [m for m in merges if isinstance(m, str)] if isinstance(merges, list) else []
-        scores = kv.get("tokenizer.ggml.scores")
+        merges = self._strings("tokenizer.ggml.merges") or []
+        scores = self._numbers("tokenizer.ggml.scores")
         score_list = (
-            [float(s) for s in scores]
-            if isinstance(scores, list) and len(scores) == len(tokens)
+            array.array("f", scores.astype(np.float32).tobytes())
+            if scores is not None and len(scores) == len(tokens)
             else None
         )
         specials: dict[str, int] = {}
@@ -348,15 +358,37 @@ class GGUFSource(TensorSource):
             i = kv.get(f"tokenizer.ggml.{what}_token_id")
             if isinstance(i, int) and 0 <= i < len(tokens):
                 specials.setdefault(tokens[i], i)
-        types = kv.get("tokenizer.ggml.token_type")
-        if isinstance(types, list) and len(types) == len(tokens):
-            for i, t in enumerate(types):
-                if t == _TOKEN_CONTROL:
-                    specials.setdefault(tokens[i], i)
-        self._tokenizer = Tokenizer(
-            kind, list(tokens), merges, specials, score_list, source=self.path.name
-        )
+        types = self._numbers("tokenizer.ggml.token_type")
+        if types is not None and len(types) == len(tokens):
+            for i in np.flatnonzero(types == _TOKEN_CONTROL).tolist():
+                specials.setdefault(tokens[i], i)
+        self._tokenizer = Tokenizer(kind, tokens, merges, specials, score_list, self.path.name)
         return self._tokenizer
+
+    def _strings(self, key: str) -> Sequence[str] | None:
+        """Metadata ``key`` as a sequence of strings (a large one packed, see
+        :class:`PackedStrings`); None when absent or not all strings."""
+        v = self._header.kv.get(key)
+        if isinstance(v, LazyArray) and self._mm is not None:
+            try:
+                return load_strings(self._mm, v, self.path)
+            except TypeError:
+                return None
+        if isinstance(v, list) and all(isinstance(t, str) for t in v):
+            return list(v)
+        return None
+
+    def _numbers(self, key: str) -> np.ndarray | None:
+        """Metadata ``key`` as a 1-D numpy array when it is an array of numbers."""
+        v = self._header.kv.get(key)
+        if isinstance(v, LazyArray) and self._mm is not None:
+            try:
+                return load_numbers(self._mm, v)
+            except TypeError:
+                return None
+        if isinstance(v, list) and v and all(isinstance(x, int | float) for x in v):
+            return np.asarray(v)
+        return None
 
     def problems(self) -> list[str]:
         return list(self._header.problems)
