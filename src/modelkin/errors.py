@@ -18,6 +18,11 @@ class ModelkinError(Exception):
         self.problem = problem
         super().__init__(f"{self.where}: {problem}" if self.where else problem)
 
+    def __reduce__(self) -> tuple[type[ModelkinError], tuple[str | None, str]]:
+        """Rebuild from ``(where, problem)``: the error crosses process boundaries intact
+        (multiprocessing pools, Ray workers) instead of failing to unpickle in the parent."""
+        return (type(self), (self.where, self.problem))
+
 
 class ModelFormatError(ModelkinError):
     """A model file is malformed, truncated, unsupported or unsafe to read."""

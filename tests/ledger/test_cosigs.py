@@ -10,6 +10,7 @@ import pytest
 from modelkin.errors import LedgerError, ModelkinError
 from modelkin.ledger import Ledger, note
 from modelkin.ledger.cosigs import (
+    Cosignature,
     CosignatureRejected,
     CosignatureStore,
     check_cosigned_note,
@@ -73,3 +74,20 @@ def test_refusals(tmp_path: Path) -> None:
     bad.write_text("[1, 2")
     with pytest.raises(LedgerError, match="corrupt cosignature store"):
         CosignatureStore(bad).all()
+
+
+def _add_one(args: tuple[str, int]) -> int:
+    path, i = args
+    c = Cosignature(f"w{i}", f"{i:08x}", 1 + i, 100 + i, "body\n", "— log x\n", f"— w{i} y\n")
+    return len(CosignatureStore(Path(path)).add([c]))
+
+
+def test_concurrent_processes_keep_every_witness(tmp_path: Path) -> None:
+    """Read-modify-write from several processes at once: no witness's record is lost."""
+    import multiprocessing as mp
+
+    path = str(tmp_path / "cosignatures.json")
+    with mp.get_context("fork").Pool(6) as pool:
+        kept = pool.map_async(_add_one, [(path, i) for i in range(24)]).get(timeout=60)
+    assert kept == [1] * 24
+    assert set(CosignatureStore(Path(path)).all()) == {f"w{i}+{i:08x}" for i in range(24)}

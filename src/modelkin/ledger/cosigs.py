@@ -11,14 +11,18 @@ root at that size) and that every cosignature by a trusted witness verifies; sig
 unknown keys are ignored, a bad one by a trusted key rejects the whole note
 (:class:`CosignatureRejected`); a note that is not a signed checkpoint at all is a plain
 :class:`ModelkinError`. The store is one small JSON file replaced atomically
-(fsync, rename), so a crash leaves either the old or the new state, never a torn one.
+(fsync, rename), so a crash leaves either the old or the new state, never a torn one; the
+read-modify-write of :meth:`CosignatureStore.add` holds an exclusive ``flock`` on a sibling
+``.lock`` file, so two server processes on one home never drop each other's cosignatures.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,10 +145,23 @@ class CosignatureStore:
         with self._lock:
             return self._read()
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This process's lock, then the cross-process ``flock`` on ``<store>.lock``."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self.path.with_name(self.path.name + ".lock")
+            with open(lock, "a+b") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
     def add(self, cosigs: list[Cosignature]) -> list[Cosignature]:
         """Keep each cosignature unless the witness already cosigned a larger tree (a
         witness never goes backwards, so an older one is stale); returns those kept."""
-        with self._lock:
+        with self._exclusive():
             current = self._read()
             kept = [
                 c
@@ -155,7 +172,6 @@ class CosignatureStore:
             if kept:
                 current.update({c.ref: c for c in kept})
                 data = {k: asdict(v) for k, v in current.items()}
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 _fsync_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
             return kept
 
