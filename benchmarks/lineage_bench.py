@@ -10,6 +10,12 @@ each tool about every pair and prints:
 * AUROC (score = -log10 combined p for modelkin, P(derived) for modelDNA), TPR at
   FPR <= 1%, false "related" verdicts on unrelated pairs (must be 0), abstentions.
 
+Expected class: an unrelated pair whose two models carry (nearly) the same tokenizer (read
+from the model files: Jaccard of token strings >= 0.9) expects ``same_tokenizer_only``,
+the verdict that exists for exactly that case; other unrelated pairs expect ``unrelated``.
+Three rows beyond the corpus permute attention heads only (tiny llama with GQA, MiniLM),
+so that the head-matching test is what has to find them.
+
 Usage: ``python benchmarks/lineage_bench.py [--quick] [--no-peer] [--mode fast|full]``
 """
 
@@ -27,7 +33,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import ModelDNA, Modelkin, Outcome, modeldna_available, modelkin_available
+from _peers import (
+    ModelDNA,
+    Modelkin,
+    Outcome,
+    model_file,
+    modeldna_available,
+    modelkin_available,
+)
 from modelkin.synth import corpus, train
 
 
@@ -64,12 +77,80 @@ DNA_CLASSES = {
 }
 
 
-def _same_class(tool: str, o: Outcome, c: corpus.Case) -> bool:
+def _tokens(path: Path) -> frozenset[str] | None:
+    """The token strings of a model's own tokenizer (None when the file carries none)."""
+    from modelkin.io import open_model
+
+    with open_model(model_file(path)) as src:
+        tok = src.tokenizer()
+    return None if tok is None else frozenset(t for t in tok.tokens if t)
+
+
+def shares_tokenizer(c: corpus.Case) -> bool:
+    """Ground truth for ``same_tokenizer_only``: the two models' tokenizer files hold
+    (nearly) the same token strings (Jaccard >= 0.9, read from the files, not from the
+    fingerprints)."""
+    a, b = _tokens(c.suspect), _tokens(c.candidate)
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= 0.9
+
+
+def expected_classes(c: corpus.Case, shared_tokenizer: bool) -> tuple[str, ...]:
+    """Verdicts counted as the right class. Unrelated pairs that share a tokenizer
+    (independent seeds trained on the same data) are exactly what ``same_tokenizer_only``
+    means, so it is the expected class for them; ``unrelated`` otherwise."""
+    if c.expected == "unrelated" and shared_tokenizer:
+        return ("same_tokenizer_only",)
+    return (c.expected,)
+
+
+def _same_class(tool: str, o: Outcome, c: corpus.Case, shared_tokenizer: bool) -> bool:
     """The tool named the expected class (for siblings: any 'related' verdict)."""
     if c.expected == "related":
         return o.related is True
     got = DNA_CLASSES.get(o.verdict, o.verdict) if tool == "modelDNA" else o.verdict
-    return got == c.expected
+    if tool == "modelDNA" and c.expected == "unrelated":  # it has no tokenizer-only class
+        return got == "unrelated"
+    return got in expected_classes(c, shared_tokenizer)
+
+
+def extra_cases(cases: list[corpus.Case]) -> list[corpus.Case]:
+    """Attention-head-only permutations (MLP units and hidden basis untouched), so the
+    head-matching test is what must find them: tiny llama (GQA, 4 query / 2 kv heads)
+    vs its parent and vs an independent seed, and MiniLM-L6 (12 heads) vs its parent."""
+    from modelkin.synth import transforms as T
+
+    by_id = {c.id: c for c in cases}
+    out: list[corpus.Case] = []
+    root = train.cache_root() / f"corpus-v{corpus.CORPUS_VERSION}" / "bench-extra"
+    l0 = by_id["llama-seed0~seed1"].suspect
+    l1 = by_id["llama-seed0~seed1"].candidate
+    perm = corpus._made(root / "llama0-perm-heads", lambda o: T.permute(l0, o, 4, mlp=False))
+    kind = "attention-head permutation only"
+    out.append(
+        corpus.Case("llama-perm-heads~seed0", perm, l0, True, "derived_surgery", kind, "transform")
+    )
+    out.append(
+        corpus.Case(
+            "llama-perm-heads~seed1",
+            perm,
+            l1,
+            False,
+            "unrelated",
+            f"{kind} of seed0 vs seed1",
+            "transform",
+        )
+    )
+    if "minilm6-perm~minilm6" in by_id:
+        m6 = by_id["minilm6-perm~minilm6"].candidate
+        mperm = corpus._made(root / "minilm6-perm-heads", lambda o: T.permute(m6, o, 4, mlp=False))
+        out.append(
+            corpus.Case(
+                "minilm6-perm-heads~minilm6", mperm, m6, True, "derived_surgery", kind, "transform"
+            )
+        )
+    return out
 
 
 def curve_section(quick: bool) -> None:
@@ -127,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     cases = corpus.build(quick=args.quick, progress=lambda m: print(f"# {m}", flush=True))
+    cases += extra_cases(cases)
+    shared_tok = [shares_tokenizer(c) for c in cases]
     print(
         f"# corpus: {len(cases)} pairs ({sum(c.related for c in cases)} related, "
         f"{sum(not c.related for c in cases)} unrelated) built in "
@@ -159,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print()
-    head = f"{'case':34} {'origin':13} {'truth':9} {'expected':15}"
+    head = f"{'case':34} {'origin':13} {'truth':9} {'expected':19}"
     for tool in tools:
         head += f" | {tool.name + ' verdict':22} {'evidence':12}"
     print(head)
@@ -167,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, c in enumerate(cases):
         row = (
             f"{_short(c.id, 34):34} {c.origin:13} "
-            f"{'related' if c.related else 'unrelated':9} {c.expected:15}"
+            f"{'related' if c.related else 'unrelated':9} "
+            f"{'/'.join(expected_classes(c, shared_tok[i])):19}"
         )
         for tool in tools:
             o = results[tool.name][i]
@@ -202,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             str(sum(o.related is False for o, c in zip(res, cases, strict=True) if c.related)),
             str(sum(o.related is None and o.verdict != "error" for o in res)),
             str(sum(o.verdict == "error" for o in res)),
-            f"{sum(_same_class(tool.name, o, c) for o, c in zip(res, cases, strict=True))}"
+            f"{sum(_same_class(tool.name, o, c, t) for o, c, t in zip(res, cases, shared_tok, strict=True))}"
             f"/{len(cases)}",
         ]
         for origin in ("transform", "real training", "real models"):

@@ -51,6 +51,37 @@ def permute_units(w: Weights, seed: int = 7) -> Weights:
     return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
+def permute_heads(w: Weights, seed: int = 11) -> Weights:
+    """Permute only the attention heads of every layer (function-preserving: query, key
+    and value rows and the output projection's columns move together by head block)."""
+    rng = np.random.default_rng(seed)
+    out = dict(w)
+    layers = {int(m.group(1)) for k in w if (m := re.match(r"encoder\.layer\.(\d+)\.", k))}
+    for i in layers:
+        p = f"encoder.layer.{i}."
+        hp = rng.permutation(12)
+        rows = (hp[:, None] * 32 + np.arange(32)[None, :]).reshape(-1)
+        for n in ("query", "key", "value"):
+            for t in ("weight", "bias"):
+                out[p + f"attention.self.{n}.{t}"] = w[p + f"attention.self.{n}.{t}"][rows]
+        out[p + "attention.output.dense.weight"] = w[p + "attention.output.dense.weight"][:, rows]
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def q4_round_trip(w: Weights) -> Weights:
+    """ggml Q4_0 quantize/dequantize of every 2-D weight (what a GGUF Q4_0 export and
+    re-import does)."""
+    from gguf import GGMLQuantizationType, quants
+
+    q = GGMLQuantizationType.Q4_0
+    return {
+        k: quants.dequantize(quants.quantize(v, q), q).astype(np.float32)
+        if v.dtype == np.float32 and v.ndim == 2 and v.shape[1] % 32 == 0
+        else v
+        for k, v in w.items()
+    }
+
+
 def drop_layers(w: Weights, drop: set[int]) -> Weights:
     """Remove whole layers and renumber the rest."""
     keep = sorted(
@@ -132,6 +163,9 @@ def variants(
         "dropped": lambda w: drop_layers(w, {1, 3}),
         "noised": lambda w: add_noise(w, 0.5),
         "int8": int8_round_trip,
+        "q4": q4_round_trip,
+        "heads": permute_heads,
+        "light": lambda w: add_noise(w, 0.01),
         "extended": extend_vocab,
         "rand1": lambda w: random_init(w, 1),
         "rand2": lambda w: random_init(w, 2),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from modelkin.cli import main
+from modelkin.fingerprint import fingerprint_model
 from modelkin.forensics import compare, render_html
 
 from .conftest import FingerprintCache
@@ -50,13 +51,19 @@ def test_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["compare", str(tmp_path / "missing"), str(bad)]) == 2
 
 
-def test_insufficient_exit_code(fps: FingerprintCache, tmp_path: Path) -> None:
-    """gemma-270m (GGUF, width 640) vs minilm-l6 (width 384): nothing comparable -> 4."""
+def test_cross_family_exit_codes(
+    real_models: dict[str, Path], fps: FingerprintCache, tmp_path: Path
+) -> None:
+    """gemma-270m (GGUF, width 640) vs minilm-l6 (width 384): no weight-level test can run,
+    the shape-free ones find nothing -> unrelated (0); fingerprints made with different
+    seeds share no sample positions -> insufficient (4)."""
     if importlib.util.find_spec("modelkin.io.gguf") is None:
         pytest.skip("GGUF reader not available yet")
     g = fps("gemma-270m").save(tmp_path / "g.mkfp")
     m = fps("minilm-l6").save(tmp_path / "m.mkfp")
-    assert main(["compare", str(g), str(m)]) == 4
+    assert main(["compare", str(g), str(m)]) == 0
+    m1 = fingerprint_model(real_models["minilm-l6"], seed=1).save(tmp_path / "m1.mkfp")
+    assert main(["compare", str(m1), str(m)]) == 4
 
 
 def test_html_report_explains_tests(fps: FingerprintCache) -> None:

@@ -88,7 +88,7 @@ def test_version_1_still_read_and_unknown_refused(hidden_fps: FingerprintCache) 
     r = compare(fp1, hidden_fps("l6-permh"))
     units = next(e for e in r.evidence if e.name == "unit_matching")
     assert units.details.get("hidden_basis") != "permuted"
-    for bad in (3, True, "2"):
+    for bad in (4, True, "3"):
         with pytest.raises(ModelkinError, match="unsupported fingerprint version"):
             Fingerprint.from_dict(d | {"version": bad})
 

@@ -36,7 +36,7 @@ def test_unit_matching_finds_permuted_units() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(64, 16)), rng.normal(size=(64, 16))
     perm = rng.permutation(64)
-    k, n = agreement(a, b, a[perm] + 0.3 * rng.normal(size=a.shape), b[perm])
+    k, n, _moved = agreement(a, b, a[perm] + 0.3 * rng.normal(size=a.shape), b[perm])
     assert k == n == 64
 
 

@@ -20,10 +20,13 @@ def test_self_is_identical(fps: FingerprintCache) -> None:
 @pytest.mark.parametrize(
     ("variant", "verdicts"),
     [
-        ("permuted", {"derived"}),
+        ("permuted", {"derived_surgery"}),
+        ("heads", {"derived_surgery"}),
         ("dropped", {"derived_surgery"}),
         ("noised", {"derived"}),
+        ("light", {"derived"}),
         ("int8", {"converted"}),
+        ("q4", {"converted"}),
         ("extended", {"derived_surgery"}),
     ],
 )

@@ -19,7 +19,7 @@ import numpy as np
 from modelkin.arch import Role, RoleMap, read_role, role_map, role_shape, structure
 from modelkin.errors import ModelkinError
 from modelkin.fingerprint.arrays import pack
-from modelkin.fingerprint.invariants import head_spectra
+from modelkin.fingerprint.invariants import head_circuits, head_spectra
 from modelkin.fingerprint.model import FINGERPRINT_VERSION, Fingerprint, is_fingerprint_file
 from modelkin.fingerprint.sampling import (
     SAMPLE_1D,
@@ -29,7 +29,7 @@ from modelkin.fingerprint.sampling import (
     rng_for,
     row_blocks,
 )
-from modelkin.fingerprint.stats import summarize
+from modelkin.fingerprint.stats import grid_signature, summarize
 from modelkin.io import TensorSource, open_model
 
 #: Files up to this size are hashed even in fast mode (cheap, and enables `identical`).
@@ -45,6 +45,9 @@ MAX_UNIT_LAYERS = 8
 #: units after recovering a permutation of the residual stream (the hidden basis).
 FULL_UNITS = 256
 FULL_BUDGET_BYTES = 1_000_000
+#: Hidden dimensions (the first of the unit dimensions) over which each attention head's
+#: QK and OV circuits are stored for head matching: 16 x 16 values per circuit and head.
+HEAD_DIMS = 16
 #: Token-keyed embedding rows kept for the tokenizer/embedding test.
 TOKEN_ROWS = 128
 _CHUNK = 1 << 20
@@ -122,6 +125,7 @@ def _roles(
             digest = hashlib.sha256(np.ascontiguousarray(whole, dtype="<f4").tobytes()).hexdigest()
             tensors[str(role)] = digest
             stats = summarize(whole.reshape(shape[0], -1) if whole.ndim > 1 else whole)
+            grid = grid_signature(whole.reshape(shape[0], -1)) if whole.ndim > 1 else None
             if whole.ndim == 1:
                 sample = whole[positions_1d(seed, role.kind, role.param, shape[0])]
             else:
@@ -133,6 +137,7 @@ def _roles(
         else:
             rows, sample = _read_sample(source, role, ref, shape, seed)
             stats = summarize(rows)
+            grid = grid_signature(rows) if rows.ndim == 2 else None
         out[str(role)] = {
             "kind": role.kind,
             "layer": role.layer,
@@ -143,6 +148,8 @@ def _roles(
             "stats": stats,
             "sample": pack(sample),
         }
+        if grid is not None:  # fingerprint v3: the quantization-grid trace
+            out[str(role)]["grid"] = grid
     return out
 
 
@@ -204,16 +211,22 @@ def _units(
         out[str(layer)] = {"pair": pair, "a": pack(a[:, dims]), "b": pack(b[:, dims])}
         if full >= 8:
             out[str(layer)] |= {"a_full": pack(a[:full]), "b_full": pack(b[:full])}
-        spectra = _attention(source, rm, layer, heads, kv_heads)
-        if spectra is not None:
-            out[str(layer)]["heads"] = spectra
+        attn = _attention(source, rm, layer, heads, kv_heads, dims[:HEAD_DIMS])
+        if attn is not None:
+            out[str(layer)]["heads"], out[str(layer)]["circuits"] = attn
     return out
 
 
 def _attention(
-    source: TensorSource, rm: RoleMap, layer: int, heads: int | None, kv_heads: int | None
-) -> dict[str, list[list[float]]] | None:
-    """Head spectra of one layer (None when a projection or the head count is missing)."""
+    source: TensorSource,
+    rm: RoleMap,
+    layer: int,
+    heads: int | None,
+    kv_heads: int | None,
+    dims: np.ndarray,
+) -> tuple[dict[str, list[list[float]]], dict[str, Any]] | None:
+    """Head spectra and head circuits of one layer (None when a projection or the head
+    count is missing)."""
     refs = [rm.get(k, layer) for k in ("attn_q", "attn_k", "attn_v", "attn_o")]
     if not heads or any(r is None for r in refs):
         return None
@@ -223,7 +236,8 @@ def _attention(
     kvh = kv_heads or heads
     if k.shape[0] % kvh or k.shape[0] // kvh != q.shape[0] // heads:
         return None
-    return head_spectra(q, k, v, o, heads, kvh)
+    qk, ov = head_circuits(q, k, v, o, heads, kvh, dims)
+    return head_spectra(q, k, v, o, heads, kvh), {"qk": pack(qk), "ov": pack(ov)}
 
 
 def _tokenizer(

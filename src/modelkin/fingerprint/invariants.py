@@ -1,4 +1,5 @@
-"""Permutation-invariant attention summaries: per-head spectra of W_q W_k^T and W_o W_v.
+"""Attention summaries: per-head spectra of W_q W_k^T and W_o W_v (invariant to head
+order), and per-head circuits on a few hidden dimensions (in head order, for matching).
 
 A head's bilinear forms ``W_q,h^T W_k,h`` (which tokens attend to which) and
 ``W_o,h W_v,h`` (what is written back) are invariant to any invertible change of basis
@@ -46,3 +47,37 @@ def head_spectra(
         "qk": sorted(qk, key=lambda s: -s[0] if s else 0.0),
         "ov": sorted(ov, key=lambda s: -s[0] if s else 0.0),
     }
+
+
+def head_circuits(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    o: np.ndarray,
+    heads: int,
+    kv_heads: int,
+    dims: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per head, in head order, the QK circuit ``W_q,h^T W_k,h`` and the OV circuit
+    ``W_o,h W_v,h`` restricted to the hidden dimensions ``dims`` (flattened, one row per
+    head): two *different* descriptions of each head in the residual-stream basis, for the
+    head-matching test. Both are unchanged by any invertible change of basis inside a head
+    (so by RoPE-compatible rotations as well) and move with the head when heads are
+    permuted; a GQA query head uses its group's key/value rows."""
+    d = q.shape[0] // heads
+    group = max(1, heads // max(1, kv_heads))
+    qd, kd, vd = (x[:, dims].astype(np.float64) for x in (q, k, v))
+    od = o[dims].astype(np.float64)
+    qk, ov = [], []
+    for h in range(heads):
+        g = h // group
+        qk.append((qd[h * d : (h + 1) * d].T @ kd[g * d : (g + 1) * d]).reshape(-1))
+        ov.append((od[:, h * d : (h + 1) * d] @ vd[g * d : (g + 1) * d]).reshape(-1))
+    return _unit_rms(np.asarray(qk)), _unit_rms(np.asarray(ov))
+
+
+def _unit_rms(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to RMS 1: matching correlates rows (scale-free), and the fingerprint
+    stores float16, whose range small products would underflow."""
+    rms = np.sqrt(np.mean(np.square(x), axis=1, keepdims=True))
+    return np.asarray(x / np.maximum(rms, 1e-30), dtype=np.float32)

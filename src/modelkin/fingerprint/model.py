@@ -22,9 +22,12 @@ from modelkin.errors import ModelkinError
 
 #: Version of the fingerprint layout written by this modelkin. Version 2 adds full-width
 #: unit features (``a_full``/``b_full``); version 1 files lack only those optional fields,
-#: so they are still read (the hidden-basis recovery is then skipped).
-FINGERPRINT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: so they are still read (the hidden-basis recovery is then skipped). Version 3 adds the
+#: optional per-role ``grid`` (quantization-grid trace, :func:`~modelkin.fingerprint.stats.
+#: grid_signature`) and per-layer head circuits (``units[L]["circuits"]``); older files lack
+#: only those, so a converted model is then called ``derived`` (never a false ``related``).
+FINGERPRINT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 #: Largest fingerprint file (compressed and uncompressed) accepted by :meth:`load`.
 MAX_FINGERPRINT_BYTES = 64 * 1024 * 1024
 _MAGIC = b"\x1f\x8b"

@@ -2,7 +2,8 @@
 
 Each evidence test is its own module returning an :class:`Evidence` (statistic, null,
 p-value under H0 "trained independently", plot data, meaning, limits):
-:mod:`identity`, :mod:`params`, :mod:`units`, :mod:`layers`, :mod:`profile`,
+:mod:`identity` (with the conversion rules), :mod:`params`, :mod:`units`, :mod:`heads`,
+:mod:`layers`, :mod:`profile`, :mod:`spectra`,
 :mod:`tokens`. :func:`compare` runs them and decides; :func:`render_html` writes the report.
 """
 

@@ -82,3 +82,25 @@ def cauchy_combine(ps: list[float]) -> float:
     if t > 1e15:
         return max(P_FLOOR, 1.0 / (t * math.pi))
     return min(1.0, max(P_FLOOR, 0.5 - math.atan(t) / math.pi))
+
+
+def fixed_points_pmf(n: int) -> np.ndarray:
+    """Exact distribution of the number of fixed points of a uniformly random permutation
+    of ``n`` items (rencontres numbers): P(K = k) = (1/k!) sum_{j<=n-k} (-1)^j / j!."""
+    pmf = np.zeros(n + 1)
+    for k in range(n + 1):
+        pmf[k] = sum((-1) ** j / math.factorial(j) for j in range(n - k + 1)) / math.factorial(k)
+    return np.clip(pmf, 0.0, 1.0)
+
+
+def fixed_points_tail(observed: int, sizes: list[int]) -> float:
+    """Exact P(K_1 + ... + K_m >= observed) for independent fixed-point counts of uniformly
+    random permutations of ``sizes`` items (one per layer)."""
+    dist = np.ones(1)
+    for n in sizes:
+        dist = np.convolve(dist, fixed_points_pmf(n))
+    if observed <= 0:
+        return 1.0
+    if observed >= dist.size:
+        return P_FLOOR
+    return min(1.0, max(P_FLOOR, float(dist[observed:].sum())))

@@ -31,7 +31,8 @@ from modelkin.forensics.stats import bonferroni, poisson_tail
 MAX_PAIRS = 3
 #: Suspect units matched per layer pair (the rest adds cost, not power).
 MATCHED_UNITS = 256
-#: Fraction of hidden dims the recovered permutation must move to count as "permuted".
+#: Fraction of hidden dims the recovered permutation must move (or of agreeing units that
+#: sit at another index) to count as "permuted".
 PERMUTED_FRACTION = 0.5
 
 
@@ -44,22 +45,29 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(x @ y.T)
 
 
-def _matching(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def match(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Partner of each row of ``a`` among the rows of ``b`` (linear assignment maximising
+    the total correlation); -1 for rows left unmatched."""
     rows, cols = linear_sum_assignment(_corr(a, b), maximize=True)
     out = np.full(a.shape[0], -1)
     out[rows] = cols
     return out
 
 
-def agreement(sa: np.ndarray, sb: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[int, int]:
-    """(fixed points of the two matchings, units matched).
+def agreement(
+    sa: np.ndarray, sb: np.ndarray, ca: np.ndarray, cb: np.ndarray
+) -> tuple[int, int, float]:
+    """(fixed points of the two matchings, units matched, share of the agreeing units
+    whose partner sits at another index: near 1 when the units were permuted).
 
     Only the first :data:`MATCHED_UNITS` suspect units are matched (against all candidate
     units): rectangular assignment is fast, and the null adapts (Poisson(m / n))."""
     sa, sb = sa[:MATCHED_UNITS], sb[:MATCHED_UNITS]
-    p1 = _matching(sa.astype(np.float64), ca.astype(np.float64))
-    p2 = _matching(sb.astype(np.float64), cb.astype(np.float64))
-    return int(np.sum((p1 == p2) & (p1 >= 0))), int(min(sa.shape[0], ca.shape[0]))
+    p1 = match(sa.astype(np.float64), ca.astype(np.float64))
+    p2 = match(sb.astype(np.float64), cb.astype(np.float64))
+    agree = np.flatnonzero((p1 == p2) & (p1 >= 0))
+    moved = float(np.mean(p1[agree] != agree)) if agree.size else 0.0
+    return int(agree.size), int(min(sa.shape[0], ca.shape[0])), moved
 
 
 def unit_test(
@@ -118,7 +126,7 @@ def unit_test(
             sa, sb = fa[:, dims], fb[:, dims]
         if sa.shape[1] != ca.shape[1] or sa.shape != sb.shape or ca.shape != cb.shape:
             continue
-        k, n = agreement(sa, sb, ca, cb)
+        k, n, moved = agreement(sa, sb, ca, cb)
         m = min(sa.shape[0], MATCHED_UNITS)
         mu = m / ca.shape[0] if m <= ca.shape[0] else ca.shape[0] / m
         rows.append(
@@ -128,6 +136,7 @@ def unit_test(
                 "fixed_points": k,
                 "units": n,
                 "p": poisson_tail(k, mu),
+                "moved": moved,
             }
         )
     if not rows:
@@ -141,6 +150,12 @@ def unit_test(
             limits="Needs the same hidden basis.",
         )
     best = max(rows, key=lambda r: r["fixed_points"])
+    # Unit order is judged on the layer pairs whose matchings clearly agree (>= half the
+    # units): in the suspect's index order when copied as is, elsewhere when permuted.
+    agreeing = [r for r in rows if r["fixed_points"] >= r["units"] / 2]
+    permuted = bool(agreeing) and float(np.median([r["moved"] for r in agreeing])) >= (
+        PERMUTED_FRACTION
+    )
     return Evidence(
         name="unit_matching",
         statistic=float(best["fixed_points"]),
@@ -152,7 +167,11 @@ def unit_test(
             "mean": 1.0,
             "tests": len(rows),
         },
-        details={"pairs": rows, "hidden_basis": "permuted" if basis is not None else "shared"},
+        details={
+            "pairs": rows,
+            "hidden_basis": "permuted" if basis is not None else "shared",
+            "unit_order": "permuted" if permuted else "kept",
+        },
         plot={
             "bars": [
                 [
@@ -166,7 +185,7 @@ def unit_test(
         "the models share neurons, even if their order was shuffled.",
         limits="A permuted hidden basis is undone via the embeddings (needs shared tokens); "
         "a rotation of the hidden space (not just a permutation) or retraining from "
-        "scratch removes the signal; only MLP units are matched, not attention heads.",
+        "scratch removes the signal; attention heads are matched by the head_matching test.",
     )
 
 
