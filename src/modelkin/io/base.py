@@ -65,6 +65,9 @@ class TensorSource(ABC):
 
     #: Short format name: "safetensors", "hf", "gguf", "onnx", "pytorch".
     format: str = "unknown"
+    #: Bytes of stored tensor data read from disk so far, for benchmarks that report how
+    #: much of a model a task touched; readers that cannot tell leave it at 0.
+    bytes_read: int = 0
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -1,11 +1,15 @@
 """ONNX reader: initializers as float32 weights in HF orientation.
 
-The model is parsed with ``onnx.load(path, load_external_data=False)``; initializer data
-is then read here:
+The protobuf is walked lazily (:mod:`modelkin.io._onnx_proto`): the graph, nodes and
+initializer metadata are parsed, but initializer *values* stay in the file as byte spans,
+so opening a model costs memory for its graph only, never for its weights. Values are
+then read here, one initializer at a time:
 
-* in-protobuf data with ``onnx.numpy_helper.to_array`` (pure data). A protobuf holds at
-  most 2 GB and ``onnx.load`` keeps all of it in memory: acceptable because models larger
-  than that must use external data, which is never loaded up front;
+* in-protobuf data (``raw_data``, or packed ``float_data``/``double_data``) with
+  ``pread`` of just its bytes, and of just the requested rows when the stored layout
+  allows (a row range of an untransposed, unquantized tensor); other encodings
+  (varint-packed ``int32_data`` and the like) by re-parsing that one TensorProto and
+  ``onnx.numpy_helper.to_array`` (pure data);
 * external data (``data_location = EXTERNAL``, ONNX ``external_data`` keys ``location``,
   ``offset``, ``length``) straight from the data file, one tensor at a time. The location
   must be a relative path that stays inside the model's directory (``../`` escapes,
@@ -23,6 +27,9 @@ from the graph, which :mod:`modelkin.arch.onnx_names` maps to roles.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -30,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
 from modelkin.errors import ModelFormatError
 from modelkin.io._onnx_graph import GraphIndex, WeightUse, strip_quant_suffix
+from modelkin.io._onnx_proto import DataSpan, LazyModel, load_lazy
 from modelkin.io.base import MAX_RANK, TensorInfo, TensorSource
 from modelkin.io.tokenizer import Tokenizer, find_tokenizer
 
@@ -43,6 +49,21 @@ from modelkin.io.tokenizer import Tokenizer, find_tokenizer
 #: protobuf format itself cannot exceed 2 GiB).
 MAX_PROTOBUF_BYTES = 2 * 1024**3
 _QUANT_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16}
+#: Element types whose ``raw_data`` is plain little-endian numpy data (the others, such as
+#: bfloat16, float8 and packed int4, go through ``numpy_helper.to_array``).
+_PLAIN_TYPES: dict[int, str] = {
+    TensorProto.FLOAT: "<f4",
+    TensorProto.DOUBLE: "<f8",
+    TensorProto.FLOAT16: "<f2",
+    TensorProto.INT8: "<i1",
+    TensorProto.UINT8: "<u1",
+    TensorProto.INT16: "<i2",
+    TensorProto.UINT16: "<u2",
+    TensorProto.INT32: "<i4",
+    TensorProto.UINT32: "<u4",
+    TensorProto.INT64: "<i8",
+    TensorProto.UINT64: "<u8",
+}
 _HF_LIKE = re.compile(r"^[A-Za-z_][\w.]*\.(weight|bias)$")
 _LAYER_IDX = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)\.")
 
@@ -63,9 +84,28 @@ class ONNXSource(TensorSource):
         if size > MAX_PROTOBUF_BYTES:
             raise ModelFormatError(self.path, f"{size} bytes is larger than any ONNX protobuf")
         try:
-            self._model = onnx.load(str(self.path), load_external_data=False)
-        except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError, OSError) as exc:
-            raise ModelFormatError(self.path, f"not a valid ONNX protobuf ({exc})") from None
+            self._file = self.path.open("rb")
+        except OSError as exc:
+            raise ModelFormatError(self.path, f"cannot read: {exc.strerror or exc}") from None
+        try:
+            self._size = size
+            with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                lazy = load_lazy(mm, self.path)
+                if hasattr(mmap, "MADV_DONTNEED"):  # drop the walked pages from our RSS
+                    with contextlib.suppress(OSError, ValueError):
+                        mm.madvise(mmap.MADV_DONTNEED)
+            self._setup(lazy)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _setup(self, lazy: LazyModel) -> None:
+        """Index the lazily parsed model: initializers, how the graph uses them, infos."""
+        #: Bytes of tensor data read from the file so far (benchmarks report it).
+        self.bytes_read = 0
+        self._model = lazy.model
+        self._last: tuple[str, np.ndarray] | None = None
+        self._spans: dict[str, DataSpan] = lazy.spans
         graph = self._model.graph
         if not graph.node and not graph.initializer:
             raise ModelFormatError(self.path, "not an ONNX model: the graph is empty")
@@ -116,14 +156,14 @@ class ONNXSource(TensorSource):
             )
         return infos
 
-    @staticmethod
-    def _nbytes(t: TensorProto) -> int:
+    def _nbytes(self, t: TensorProto) -> int:
         if t.data_location == TensorProto.EXTERNAL:
             ext = {e.key: e.value for e in t.external_data}
             if ext.get("length", "").isdigit():
                 return int(ext["length"])
-        if t.raw_data:
-            return len(t.raw_data)
+        span = self._spans.get(t.name)
+        if span is not None and span.raw:
+            return span.length
         try:
             item = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
         except (KeyError, TypeError, ValueError):
@@ -141,16 +181,29 @@ class ONNXSource(TensorSource):
         t = self._inits.get(name)
         if t is None or (name in self._aux and name not in self._uses):
             raise ModelFormatError(self.path, f"no weight initializer named {name!r}")
-        a = self._array(t)
+        last = self._last  # one load: another thread may replace it meanwhile
+        if last is not None and last[0] != name:
+            self._last = last = None  # hold at most one tensor, and never two at once
         use = self._uses.get(name)
+        plain = (use is None or (use.scale is None and not use.transposed)) and t.dims
+        if rows is not None and plain and rows.step in (None, 1):
+            part = self._raw_rows(t, rows)
+            if part is not None:
+                return np.ascontiguousarray(part, dtype=np.float32)
+        if rows is not None and last is not None:
+            return np.array(last[1][rows], dtype=np.float32, order="C")  # a copy
+        a = self._array(t)
         if use is not None and use.scale is not None:
             a = self._dequantize(a, use)
         a = a.astype(np.float32, copy=False)
         if use is not None and use.transposed and a.ndim == 2:
             a = a.T
-        if rows is not None:
-            a = a[rows]
-        return np.ascontiguousarray(a, dtype=np.float32)
+        if rows is None:
+            return np.ascontiguousarray(a, dtype=np.float32)
+        # Rows of a transposed or quantized tensor need all of it: keep it for the next
+        # row ranges of the same tensor (a fingerprint reads several blocks in a row).
+        self._last = (name, a)
+        return np.array(a[rows], dtype=np.float32, order="C")  # a copy, never a view of it
 
     def _dequantize(self, q: np.ndarray, use: WeightUse) -> np.ndarray:
         """``(q - zero_point) * scale`` (ONNX DequantizeLinear), per tensor or along
@@ -192,12 +245,76 @@ class ONNXSource(TensorSource):
         )
 
     def _array(self, t: TensorProto) -> np.ndarray:
-        if t.data_location != TensorProto.EXTERNAL:
+        if t.data_location == TensorProto.EXTERNAL:
+            return self._external(t)
+        span = self._spans.get(t.name)
+        if span is None:  # no values in the file (an empty tensor)
+            full = t
+        else:
+            plain = self._raw_rows(t, None)
+            if plain is not None:
+                return plain
+            full = TensorProto()
+            lo, hi = span.message
             try:
-                return numpy_helper.to_array(t)
-            except (ValueError, TypeError, KeyError) as exc:
+                full.ParseFromString(self._pread(lo, hi - lo, t.name).tobytes())
+            except Exception as exc:  # protobuf raises DecodeError, RuntimeError...
                 raise ModelFormatError(self.path, f"initializer {t.name!r}: {exc}") from None
-        return self._external(t)
+        try:
+            return numpy_helper.to_array(full)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ModelFormatError(self.path, f"initializer {t.name!r}: {exc}") from None
+
+    def _raw_rows(self, t: TensorProto, rows: slice | None) -> np.ndarray | None:
+        """Rows ``rows`` (all when None) of an in-file initializer stored as plain
+        little-endian values, read straight from the file; None for other encodings."""
+        span = self._spans.get(t.name)
+        dtype = _PLAIN_TYPES.get(t.data_type)
+        if span is None or not span.raw or dtype is None:
+            return None
+        dims = tuple(int(d) for d in t.dims)
+        item = np.dtype(dtype).itemsize
+        numel = 1
+        for d in dims:
+            numel *= d
+        if numel * item != span.length:
+            raise ModelFormatError(
+                self.path,
+                f"initializer {t.name!r}: {span.length} bytes of data for shape {list(dims)}"
+                f" of {np.dtype(dtype).name}",
+            )
+        if rows is None or not dims:
+            raw = self._pread(span.offset, span.length, t.name)
+            return np.frombuffer(raw, dtype=dtype).reshape(dims)
+        start, stop, _ = rows.indices(dims[0])
+        stop = max(start, stop)
+        row_bytes = span.length // dims[0] if dims[0] else 0
+        raw = self._pread(span.offset + start * row_bytes, (stop - start) * row_bytes, t.name)
+        return np.frombuffer(raw, dtype=dtype).reshape((stop - start, *dims[1:]))
+
+    def _pread(self, offset: int, size: int, name: str) -> np.ndarray:
+        """``size`` bytes of the ``.onnx`` file at ``offset`` (a fresh buffer). ``pread``,
+        not a memory map: the page cache serves it without mapping pages into us."""
+        if offset < 0 or offset + size > self._size:
+            raise ModelFormatError(self.path, f"initializer {name!r}: data runs past the file end")
+        out = np.empty(size, dtype=np.uint8)
+        got = 0
+        while got < size:
+            try:
+                if hasattr(os, "preadv"):
+                    n = os.preadv(self._file.fileno(), [out[got:].data], offset + got)
+                else:  # pragma: no cover - platforms without preadv (Windows)
+                    self._file.seek(offset + got)
+                    n = self._file.readinto(out[got:].data) or 0
+            except (OSError, ValueError) as exc:
+                raise ModelFormatError(
+                    self.path, f"initializer {name!r}: cannot read ({exc})"
+                ) from None
+            if n <= 0:
+                raise ModelFormatError(self.path, f"initializer {name!r}: the file is truncated")
+            got += n
+        self.bytes_read += size
+        return out
 
     def _external(self, t: TensorProto) -> np.ndarray:
         ext = {e.key: e.value for e in t.external_data}
@@ -312,3 +429,9 @@ class ONNXSource(TensorSource):
 
     def problems(self) -> list[str]:
         return list(self._problems)
+
+    def close(self) -> None:
+        self._last = None
+        f = getattr(self, "_file", None)
+        if f is not None:
+            f.close()

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from modelkin.errors import ModelFormatError
 from modelkin.io.base import MAX_HEADER_BYTES
@@ -36,6 +40,24 @@ _SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_USER_DEFINED, _SP_UNUSED, _SP_BYTE = 1
 #: ``TrainerSpec.ModelType``.
 _SP_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 _BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: Bytes that ``json.dumps(..., ensure_ascii=False)`` does not copy verbatim, and its
+#: escapes for them (``json.encoder.ESCAPE_DCT``: short forms, else ``\u00XX``).
+_JSON_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
+_JSON_SHORT = {
+    b'"': b'\\"',
+    b"\\": b"\\\\",
+    b"\b": b"\\b",
+    b"\f": b"\\f",
+    b"\n": b"\\n",
+    b"\r": b"\\r",
+    b"\t": b"\\t",
+}
+
+
+def _json_escape(m: re.Match[bytes]) -> bytes:
+    """The JSON escape of one byte matched by :data:`_JSON_ESCAPED`."""
+    c = m.group()
+    return _JSON_SHORT.get(c) or b"\\u%04x" % c[0]
 
 
 def _sha256_json(obj: Any) -> str:
@@ -45,9 +67,30 @@ def _sha256_json(obj: Any) -> str:
 
 def _sha256_json_strings(items: Sequence[str]) -> str:
     """Same digest as :func:`_sha256_json` on a list of strings, hashed element by element
-    so a 262k-token vocabulary never exists as one multi-MB JSON text (and its UTF-8 copy)."""
+    so a 262k-token vocabulary never exists as one multi-MB JSON text (and its UTF-8 copy).
+
+    A packed GGUF vocabulary (``raw_batches``) is hashed from its stored bytes where they
+    are valid UTF-8: the JSON text is then those bytes with ``"``, ``\\`` and control
+    characters escaped exactly as ``json.dumps`` (``ensure_ascii=False``) escapes them
+    (RFC 8259 section 7); batches holding invalid UTF-8 go through ``json.dumps``."""
     h = hashlib.sha256(b"[")
     batch = 4096
+    raw_batches = getattr(items, "raw_batches", None)
+    if raw_batches is not None:
+        lo = 0
+        for chunks, valid in raw_batches(batch):
+            if valid:  # 0xFF never occurs in UTF-8: a safe separator to escape around
+                escaped = _JSON_ESCAPED.sub(_json_escape, b"\xff".join(chunks))
+                body = b'"' + escaped.replace(b"\xff", b'","') + b'"'
+            else:
+                text = json.dumps(
+                    list(items[lo : lo + len(chunks)]), ensure_ascii=False, separators=(",", ":")
+                )
+                body = text[1:-1].encode("utf-8")
+            h.update(body if lo == 0 else b"," + body)
+            lo += len(chunks)
+        h.update(b"]")
+        return h.hexdigest()
     for lo in range(0, len(items), batch):
         text = json.dumps(list(items[lo : lo + batch]), ensure_ascii=False, separators=(",", ":"))
         h.update((text[1:-1] if lo == 0 else "," + text[1:-1]).encode("utf-8"))
@@ -92,6 +135,27 @@ class Tokenizer:
             [self.kind, parts["vocab"], parts["merges"], parts["special_tokens"]]
         )
         return parts
+
+    def token_crc32(self) -> np.ndarray:
+        """``zlib.crc32`` of each token's UTF-8 text, in id order, as uint32 (0 for the
+        empty texts of missing ids): seed-free token keys for intersecting vocabularies.
+        Packed GGUF vocabularies hash their stored bytes directly, several times faster
+        than a Python loop over 262k ``str``."""
+        crc = getattr(self.tokens, "crc32s", None)
+        if crc is not None:
+            return np.asarray(crc(), dtype=np.uint32)
+        return np.fromiter(
+            (zlib.crc32(t.encode("utf-8")) for t in self.tokens),
+            dtype=np.uint32,
+            count=len(self.tokens),
+        )
+
+    def nonempty(self) -> np.ndarray:
+        """Boolean mask, in id order, of the ids that have a token text."""
+        mask = getattr(self.tokens, "nonempty", None)
+        if mask is not None:
+            return np.asarray(mask(), dtype=bool)
+        return np.fromiter((bool(t) for t in self.tokens), dtype=bool, count=len(self.tokens))
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-able description (for ``inspect`` and fingerprints)."""
