@@ -12,7 +12,7 @@ What is seeded (see ``/work/shared/MODELS.md`` for the models' known history):
   an independent control;
 * three derivation claims, all "finetune of minilm-l6": ``minilm-l6-tuned`` (true),
   ``minilm-l6-scratch`` (false; the forensics can contradict it) and ``gemma-270m`` (false;
-  another architecture, which the forensics cannot compare, so it stays unverifiable);
+  another architecture: only the shape-free tests run, they find nothing, so it is contradicted);
 * three works (human, AI-assisted, AI-generated).
 The registry's own forensic check gives the claims' verdicts.
 

@@ -122,7 +122,7 @@ def _roles(
         shape = role_shape(info, ref)
         if mode == "full":
             whole = read_role(source, ref)
-            digest = hashlib.sha256(np.ascontiguousarray(whole, dtype="<f4").tobytes()).hexdigest()
+            digest = hashlib.sha256(np.ascontiguousarray(whole, dtype="<f4").data).hexdigest()
             tensors[str(role)] = digest
             stats = summarize(whole.reshape(shape[0], -1) if whole.ndim > 1 else whole)
             grid = grid_signature(whole.reshape(shape[0], -1)) if whole.ndim > 1 else None
@@ -246,8 +246,8 @@ def _tokenizer(
     tok = source.tokenizer()
     if tok is None:
         return None, None
-    per_id = np.array([token_hash32(t) if t else 0 for t in tok.tokens], dtype=np.uint32)
-    present = np.array([bool(t) for t in tok.tokens], dtype=bool)
+    per_id = tok.token_crc32()
+    present = tok.nonempty()
     summary = tok.summary()
     summary["token_hashes"] = pack(np.unique(per_id[present]), "u32")
     ref = rm.get("embed_tokens")

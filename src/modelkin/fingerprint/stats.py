@@ -79,14 +79,15 @@ def grid_signature(a: np.ndarray) -> dict[str, Any] | None:
     :data:`GRID_BLOCK`-value blocks (along rows, where ggml blocks run) whose values are an
     affine integer lattice, ``step_rms`` the RMS lattice step of those blocks (rounding to
     it costs ``step / sqrt(12)`` RMS). None for 1-D roles or rows shorter than a block."""
-    x = np.asarray(a, dtype=np.float64)
+    x = np.asarray(a)  # only the picked blocks are widened to float64, never the tensor
     if x.ndim != 2 or x.shape[1] < GRID_BLOCK:
         return None
     per_row = x.shape[1] // GRID_BLOCK
     total = x.shape[0] * per_row
     picks = np.unique(np.linspace(0, total - 1, min(total, GRID_MAX_BLOCKS)).astype(np.int64))
     r, k = np.divmod(picks, per_row)
-    blocks = np.sort(x[r[:, None], k[:, None] * GRID_BLOCK + np.arange(GRID_BLOCK)], axis=1)
+    picked = x[r[:, None], k[:, None] * GRID_BLOCK + np.arange(GRID_BLOCK)]
+    blocks = np.sort(picked.astype(np.float64), axis=1)
     gaps = np.diff(blocks, axis=1)
     distinct = np.sum(gaps > 0, axis=1) + 1
     ok = np.all(np.isfinite(blocks), axis=1) & (distinct >= 3)  # degenerate blocks say nothing
