@@ -1,18 +1,22 @@
-"""Registry throughput and latency on the embedded default (SQLite + local ledger).
+"""Registry throughput and latency on SQLite (embedded default) and, with ``--db-url``,
+PostgreSQL (registry tables and ledger rows in one database).
 
 Prints a table: submit latency (verify + schema + checks + ledger append + DB commit, one
 statement at a time, as a user submits), lineage query time on a chain of models, and
-rebuild (replay) speed. Run: ``.venv/bin/python benchmarks/registry_bench.py [N]``.
+rebuild (replay) speed; one column per backend. Run:
+``.venv/bin/python benchmarks/registry_bench.py [N] [--db-url ADMIN_URL]`` where
+``ADMIN_URL`` is a PostgreSQL server on which the benchmark may create a throwaway database.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _pg_bench import database, server_settings
 from modelkin.registry import Registry, register_identity, submit_predicate
 from modelkin.statements import Identity
 
@@ -22,11 +26,12 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def main(n: int = 300) -> None:
+def run(n: int, db_url: str | None) -> list[tuple[str, str]]:
+    """Measure one backend; returns (row name, value) pairs."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         alice = Identity.generate("alice")
-        with Registry.open(home) as reg:
+        with Registry.open(home, db_url) as reg:
             register_identity(reg, alice)
             # a chain of n models linked by derivations: m0 <- m1 <- ... (dangling models:
             # derivations do not need the models registered, which isolates registry cost)
@@ -48,7 +53,7 @@ def main(n: int = 300) -> None:
             t0 = time.perf_counter()
             replayed = reg.rebuild()
             rebuild_s = time.perf_counter() - t0
-    rows = [
+    return [
         ("submit latency p50 (ms)", f"{1000 * statistics.median(lat):.1f}"),
         ("submit latency p99 (ms)", f"{1000 * _pct(lat, 0.99):.1f}"),
         ("submits/s (sequential)", f"{len(lat) / sum(lat):.0f}"),
@@ -58,11 +63,25 @@ def main(n: int = 300) -> None:
         ),
         ("rebuild: entries replayed/s", f"{replayed / rebuild_s:.0f}"),
     ]
-    print(f"registry benchmark, {n - 1} derivation statements, SQLite, one process")
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>10}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("n", nargs="?", type=int, default=300, help="models in the chain")
+    ap.add_argument("--db-url", help="PostgreSQL server URL: adds a postgresql column")
+    args = ap.parse_args()
+    columns = {"sqlite": run(args.n, None)}
+    if args.db_url:
+        with database(args.db_url) as url:
+            columns["postgresql"] = run(args.n, url)
+        print(f"PostgreSQL: {server_settings(args.db_url)}")
+    print(f"registry benchmark, {args.n - 1} derivation statements, one process")
+    names = [name for name, _ in columns["sqlite"]]
+    width = max(len(name) for name in names)
+    print(f"{'':<{width}}  " + " ".join(f"{b:>10}" for b in columns))
+    for i, name in enumerate(names):
+        print(f"{name:<{width}}  " + " ".join(f"{col[i][1]:>10}" for col in columns.values()))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    main()

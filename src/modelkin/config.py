@@ -5,6 +5,11 @@ the registry database (SQLite), a content-addressed blob store, fingerprints and
 ``$MODELKIN_HOME`` if set, else ``$XDG_DATA_HOME/modelkin``, else ``~/.local/share/modelkin``,
 and is created on first use. Every command that touches state also takes an explicit
 ``--home`` so tests and servers never share state by accident.
+
+Beyond one machine, ``$MODELKIN_DB_URL`` (or ``--db-url``) names a PostgreSQL database,
+``postgresql+psycopg://user:password@host:port/dbname``, that then holds both the registry
+tables and the ledger's rows; the home still holds the ledger's signing key, its
+``signed.state`` record and the blobs, so servers sharing a database share the home too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "modelkin"
+
+
+DB_URL_ENV = "MODELKIN_DB_URL"
+
+
+def default_db_url() -> str | None:
+    """The database URL from ``$MODELKIN_DB_URL``, or None for the SQLite files in the home."""
+    return os.environ.get(DB_URL_ENV) or None
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class Home:
     def keys_dir(self) -> Path:
         """Ed25519 identities created with ``modelkin keys new``."""
         return self.root / "keys"
+
+    @property
+    def search_dir(self) -> Path:
+        """The 1:N search index (a rebuildable cache of the registry's fingerprints)."""
+        return self.root / "search"
 
     def ensure(self) -> Home:
         """Create the root directory (components create their own subdirectories)."""

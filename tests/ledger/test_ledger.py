@@ -1,4 +1,8 @@
-"""The durable log: appends, duplicates, limits, proofs, restore refusal, tamper detection."""
+"""The durable log: appends, duplicates, limits, proofs, restore refusal, tamper detection.
+
+Tests taking ``db_url`` run on both backends (SQLite file, PostgreSQL database); the ones
+that copy or corrupt ``log.db`` files are about the SQLite file itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from modelkin.errors import LedgerError, NotFoundError
@@ -14,16 +19,17 @@ from modelkin.ledger import MAX_ENTRY, Ledger, note
 from modelkin.ledger import merkle as mk
 from modelkin.ledger.checkpoint import open_checkpoint
 from modelkin.ledger.tlogproof import parse_proof, verify_proof
+from postgres.cluster import fresh_database, libpq
 
 ORIGIN = "modelkin.test/log"
 
 
-def _open(path: Path) -> Ledger:
-    return Ledger.open(path, origin=ORIGIN)
+def _open(path: Path, db_url: str | None = None) -> Ledger:
+    return Ledger.open(path, origin=ORIGIN, db_url=db_url)
 
 
-def test_append_returns_verifiable_proof_and_checkpoint(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_append_returns_verifiable_proof_and_checkpoint(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         assert log.size() == 0 and log.root() == mk.EMPTY_ROOT
         v = note.Verifier.parse(log.verifier_key())
         assert open_checkpoint(log.checkpoint(), v)[0].size == 0  # empty log is signed too
@@ -42,8 +48,8 @@ def test_append_returns_verifiable_proof_and_checkpoint(tmp_path: Path) -> None:
         assert log.consistency_proof(0, 10) == []  # empty tree: trivially a prefix
 
 
-def test_duplicates_return_existing_index(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_duplicates_return_existing_index(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         a = log.append(b"same")
         b = log.append(b"same")
         assert (b.index, b.duplicate, b.tree_size) == (a.index, True, 1)
@@ -57,8 +63,8 @@ def test_duplicates_return_existing_index(tmp_path: Path) -> None:
         assert log.size() == 3
 
 
-def test_entry_size_limit(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_entry_size_limit(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         log.append(b"a" * MAX_ENTRY)
         with pytest.raises(LedgerError, match="65536 bytes exceeds the 65535-byte"):
             log.append_many([b"ok", b"a" * (MAX_ENTRY + 1)])
@@ -79,8 +85,8 @@ def test_open_errors(tmp_path: Path) -> None:
         log.entry(5)
 
 
-def test_concurrent_appenders_batch(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_concurrent_appenders_batch(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         out: list[int] = []
         lock = threading.Lock()
 
@@ -100,10 +106,10 @@ def test_concurrent_appenders_batch(tmp_path: Path) -> None:
         assert log.verify().ok
 
 
-def test_two_writers_share_one_log(tmp_path: Path) -> None:
-    """Two handles (as a server and a CLI process would hold) append in turn under
-    ``log.lock``; each adopts the other's entries, and one consistent tree results."""
-    with _open(tmp_path) as a, Ledger.open(tmp_path) as b:
+def test_two_writers_share_one_log(tmp_path: Path, db_url: str | None) -> None:
+    """Two handles (as a server and a CLI process would hold) append in turn under the
+    sequencer lock; each adopts the other's entries, and one consistent tree results."""
+    with _open(tmp_path, db_url) as a, Ledger.open(tmp_path, db_url=db_url) as b:
         ra = a.append(b"from a")
         rb = b.append(b"from b")
         ra2 = a.append_many([b"a2", b"from b"])
@@ -131,16 +137,49 @@ def test_restore_from_backup_shrink_refused(tmp_path: Path) -> None:
         Ledger.open(tmp_path / "log")
 
 
+_URLS: dict[Path, str | None] = {}
+
+
+def test_rolled_back_postgres_database_refused(tmp_path: Path) -> None:
+    """A PostgreSQL log restored to an older state (point-in-time recovery, a replica
+    promoted too early) is refused: ``signed.state`` in the directory remembers size 4."""
+    gen = fresh_database()
+    url = next(gen)
+    try:
+        with _open(tmp_path, url) as log:
+            log.append_many([b"a", b"b"])
+            log.append_many([b"c", b"d"])
+        with psycopg.connect(libpq(url), autocommit=True) as pg:  # roll back to size 2
+            pg.execute("DELETE FROM ledger_entries WHERE idx >= 2")
+            pg.execute("DELETE FROM ledger_hashes WHERE id >> 48 = 1 AND (id & 65535) >= 1")
+            pg.execute("DELETE FROM ledger_hashes WHERE id >> 48 = 2")
+            pg.execute("DELETE FROM ledger_checkpoints WHERE size > 2")
+            pg.execute("UPDATE ledger_meta SET v='2' WHERE k='size'")
+        with pytest.raises(LedgerError, match="log shrank: it last signed size 4"):
+            Ledger.open(tmp_path, db_url=url)
+    finally:
+        gen.close()
+
+
 def _tamper(path: Path, sql: str, *args: object) -> None:
-    conn = sqlite3.connect(path / "log.db")
-    conn.execute(sql, args)
-    conn.commit()
-    conn.close()
+    """Change rows behind the log's back (SQLite file or PostgreSQL ``ledger_`` tables)."""
+    url = _URLS.get(path)
+    if url is None:
+        conn = sqlite3.connect(path / "log.db")
+        conn.execute(sql, args)
+        conn.commit()
+        conn.close()
+        return
+    for table in ("entries", "checkpoints", "hashes", "meta"):
+        sql = sql.replace(f" {table} ", f" ledger_{table} ")
+    with psycopg.connect(libpq(url), autocommit=True) as pg:
+        pg.execute(sql.replace("?", "%s"), args)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> Path:
-    with _open(tmp_path) as log:
+def filled(tmp_path: Path, db_url: str | None) -> Path:
+    _URLS[tmp_path] = db_url
+    with _open(tmp_path, db_url) as log:
         log.append_many([f"entry {i}".encode() for i in range(20)])
         log.append_many([f"entry {i}".encode() for i in range(20, 37)])
         assert log.verify().ok
@@ -148,7 +187,7 @@ def filled(tmp_path: Path) -> Path:
 
 
 def _problems(path: Path) -> str:
-    with Ledger.open(path) as log:
+    with Ledger.open(path, db_url=_URLS.get(path)) as log:
         rep = log.verify()
     assert not rep.ok
     return "\n".join(rep.problems)
@@ -187,8 +226,8 @@ def test_verify_detects_forged_checkpoint(filled: Path) -> None:
     assert "checkpoint at size 20" in _problems(filled)
 
 
-def test_tlog_proof_bundle(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_tlog_proof_bundle(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         res = log.append_many([b"a", b"b", b"c"])
         text = log.tlog_proof(1)
         vkey = log.verifier_key()
@@ -222,12 +261,12 @@ def test_restore_of_diverged_database_refused(tmp_path: Path) -> None:
         Ledger.open(a)
 
 
-def test_damaged_signed_state_is_an_error(tmp_path: Path) -> None:
-    with _open(tmp_path) as log:
+def test_damaged_signed_state_is_an_error(tmp_path: Path, db_url: str | None) -> None:
+    with _open(tmp_path, db_url) as log:
         log.append(b"x")
     (tmp_path / "signed.state").write_bytes(b"\x00" * 128)
     with pytest.raises(LedgerError, match=r"signed\.state: no valid record"):
-        Ledger.open(tmp_path)
+        Ledger.open(tmp_path, db_url=db_url)
 
 
 def test_corrupt_database_and_bad_bundles_are_clear_errors(tmp_path: Path) -> None:

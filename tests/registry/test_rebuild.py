@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
 
@@ -25,6 +27,7 @@ from modelkin.registry import (
     register_model,
     register_product,
     register_training_run,
+    tables,
     withdraw,
 )
 from modelkin.registry.leaf import encode_leaf
@@ -133,6 +136,12 @@ def test_large_envelope_goes_to_blob_store(home: Path, tmp_path: Path) -> None:
     shutil.rmtree(home / "blobs")
     for p in home.glob("registry.db*"):
         p.unlink()
+    if os.environ.get("MODELKIN_DB_URL"):  # PostgreSQL: lose the registry's tables instead
+        engine = create_engine(os.environ["MODELKIN_DB_URL"])
+        with engine.begin() as conn:
+            tables.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE alembic_version"))
+        engine.dispose()
     with pytest.raises(LedgerError, match="unavailable"):
         Registry.open(home)
 

@@ -21,7 +21,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str], db_url: str | None) -> None:
     home = str(tmp_path / "home")
     h = ("--home", home)
     code, out, _ = _run(capsys, "keys", "new", "alice", *h, "--org", "Alice Labs")

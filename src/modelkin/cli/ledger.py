@@ -13,11 +13,21 @@ import typer
 from modelkin.cli._common import print_json
 from modelkin.config import Home
 from modelkin.errors import LedgerError
+from modelkin.ledger import _store
 
 DirOpt = Annotated[Path | None, typer.Option("--dir", help="log directory (default: home's)")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="data directory")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 WDir = Annotated[Path, typer.Argument(help="witness state directory")]
+DbUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="MODELKIN_DB_URL",
+        help="keep the log's rows in this PostgreSQL database (postgresql+psycopg://...); "
+        "key and signed.state stay in the directory (default: SQLite log.db there)",
+    ),
+]
 
 
 def _dir(d: Path | None, home: Path | None) -> Path:
@@ -41,13 +51,14 @@ def _ledger(app: typer.Typer) -> None:
         origin: Annotated[str, typer.Option(help="log origin / key name")] = "modelkin.local/log",
         dir: DirOpt = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         json_: JsonOpt = False,
     ) -> None:
         """Create a log (generates its Ed25519 signed-note key)."""
         d = _dir(dir, home)
-        if (d / "log.db").exists():
+        if _store.exists(d, db_url):
             raise LedgerError(d, "a log already exists here")
-        with Ledger.open(d, origin=origin) as log:
+        with Ledger.open(d, origin=origin, db_url=db_url) as log:
             out = {"dir": str(d), "origin": log.origin, "vkey": log.verifier_key()}
         print_json(out) if json_ else typer.echo(f"created log {origin} in {d}\n{out['vkey']}")
 
@@ -59,6 +70,7 @@ def _ledger(app: typer.Typer) -> None:
         ] = False,
         dir: DirOpt = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         json_: JsonOpt = False,
     ) -> None:
         """Append one entry; prints its index, inclusion proof and checkpoint."""
@@ -71,7 +83,7 @@ def _ledger(app: typer.Typer) -> None:
                 json.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as exc:
                 raise LedgerError(file, f"not valid JSON ({exc})") from exc
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             r = log.append(data)
         if json_:
             print_json(
@@ -90,9 +102,15 @@ def _ledger(app: typer.Typer) -> None:
             typer.echo(f"{word} index {r.index} (tree size {r.tree_size})")
 
     @lg.command("get")
-    def get(index: int, dir: DirOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
+    def get(
+        index: int,
+        dir: DirOpt = None,
+        home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
+        json_: JsonOpt = False,
+    ) -> None:
         """Print entry INDEX (raw bytes, or JSON with hex)."""
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             data = log.entry(index)
         if json_:
             print_json({"index": index, "entry_hex": data.hex(), "size": len(data)})
@@ -106,10 +124,11 @@ def _ledger(app: typer.Typer) -> None:
         tlog_proof: Annotated[bool, typer.Option(help="print a C2SP .tlog-proof")] = False,
         dir: DirOpt = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         json_: JsonOpt = False,
     ) -> None:
         """Inclusion proof of entry INDEX."""
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             if tlog_proof:
                 typer.echo(log.tlog_proof(index), nl=False)
                 return
@@ -120,10 +139,15 @@ def _ledger(app: typer.Typer) -> None:
 
     @lg.command("consistency")
     def consistency(
-        old: int, new: int, dir: DirOpt = None, home: HomeOpt = None, json_: JsonOpt = False
+        old: int,
+        new: int,
+        dir: DirOpt = None,
+        home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
+        json_: JsonOpt = False,
     ) -> None:
         """Consistency proof from tree size OLD to NEW."""
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             proof = log.consistency_proof(old, new)
             out = {
                 "old": old,
@@ -141,12 +165,13 @@ def _ledger(app: typer.Typer) -> None:
         ] = None,
         dir: DirOpt = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         json_: JsonOpt = False,
     ) -> None:
         """The latest signed checkpoint (or a tlog-witness request with --old)."""
         from modelkin.ledger.witness import format_request
 
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             text = log.checkpoint()
             if old is not None:
                 text = format_request(old, log.consistency_proof(old, log.size()), text)
@@ -157,9 +182,11 @@ def _ledger(app: typer.Typer) -> None:
             typer.echo(text, nl=False)
 
     @lg.command("verify")
-    def verify(dir: DirOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
+    def verify(
+        dir: DirOpt = None, home: HomeOpt = None, db_url: DbUrlOpt = None, json_: JsonOpt = False
+    ) -> None:
         """Recompute the whole tree; check every stored hash and checkpoint."""
-        with Ledger.open(_dir(dir, home), create=False) as log:
+        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             rep = log.verify()
         if json_:
             print_json(
@@ -187,12 +214,13 @@ def _ledger(app: typer.Typer) -> None:
         follow: Annotated[bool, typer.Option(help="keep checking")] = False,
         interval: Annotated[float, typer.Option(help="seconds between checks")] = 5.0,
         json_: JsonOpt = False,
+        db_url: DbUrlOpt = None,
     ) -> None:
         """Check the log's newest checkpoint is consistent with the last one seen."""
         from modelkin.ledger.monitor import check
 
         while True:
-            rep = check(log_dir, state, vkey)
+            rep = check(log_dir, state, vkey, db_url)
             if json_:
                 print_json(
                     {
@@ -220,11 +248,12 @@ def _ledger(app: typer.Typer) -> None:
         log_dir: Annotated[Path, typer.Argument(help="log directory")],
         out_dir: Annotated[Path, typer.Argument(help="where to write tile/ and checkpoint")],
         json_: JsonOpt = False,
+        db_url: DbUrlOpt = None,
     ) -> None:
         """Write static C2SP tlog-tiles for the log."""
         from modelkin.ledger.tiles import write_tiles
 
-        with Ledger.open(log_dir, create=False) as log:
+        with Ledger.open(log_dir, create=False, db_url=db_url) as log:
             n = write_tiles(log, out_dir)
             size = log.size()
         print_json({"files": n, "size": size}) if json_ else typer.echo(

@@ -22,12 +22,21 @@ KeyOpt = Annotated[
     str, typer.Option("--key", "-k", help="identity name in the home's keys, or a key file")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+DbUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="MODELKIN_DB_URL",
+        help="registry + ledger database, e.g. postgresql+psycopg://user@host/db "
+        "(default: SQLite files in the home)",
+    ),
+]
 
 
-def _open(home: Path | None) -> Any:
+def _open(home: Path | None, db_url: str | None = None) -> Any:
     from modelkin.registry import Registry
 
-    return Registry.open(home)
+    return Registry.open(home, db_url)
 
 
 def _key_path(home: Path | None, name: str) -> Path:
@@ -62,6 +71,7 @@ def _keys(app: typer.Typer) -> None:
     def keys_new(
         name: str,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         organisation: Annotated[str | None, typer.Option("--org")] = None,
         as_json: JsonOpt = False,
     ) -> None:
@@ -71,18 +81,18 @@ def _keys(app: typer.Typer) -> None:
 
         ident = Identity.generate(name)
         path = ident.save(_key_path(home, name))
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_identity(reg, ident, organisation)
         if not as_json:
             typer.echo(f"key {name} ({ident.keyid}) saved to {path}")
         _receipt(receipt, as_json)
 
     @keys.command("list")
-    def keys_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    def keys_list(home: HomeOpt = None, db_url: DbUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Local key files and registered identities."""
         keys_dir = Home.resolve(home).keys_dir
         local = sorted(p.stem for p in keys_dir.glob("*.key")) if keys_dir.is_dir() else []
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             registered = reg.identities()
         rows = [
             {
@@ -107,9 +117,9 @@ def _keys(app: typer.Typer) -> None:
             typer.echo(f"{r['name']:<24} {r['status']:<12} {r['keyid'] or '-'} {flag}")
 
     @keys.command("show")
-    def keys_show(name: str, home: HomeOpt = None) -> None:
+    def keys_show(name: str, home: HomeOpt = None, db_url: DbUrlOpt = None) -> None:
         """An identity's key id, public key and registration."""
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             found = [i for i in reg.identities() if i["name"] == name or i["keyid"] == name]
         if not found:
             raise ModelkinError(name, "no registered identity with this name or key id")
@@ -134,12 +144,13 @@ def _register(app: typer.Typer) -> None:
         limitations: Annotated[str | None, typer.Option()] = None,
         fingerprint: Annotated[bool, typer.Option(help="fingerprint the weights")] = True,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Register a model directory or file: manifest, fingerprint, declarations."""
         from modelkin.registry import register_model
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_model(
                 reg,
                 model_dir,
@@ -184,6 +195,7 @@ def _register(app: typer.Typer) -> None:
         ] = None,
         tokens: Annotated[int | None, typer.Option(help="size in tokens")] = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Register dataset provenance (from the data, a Croissant file or an HF card)."""
@@ -234,7 +246,7 @@ def _register(app: typer.Typer) -> None:
             ]
         if personal_data is not None:
             pred["personal_data"]["present"] = personal_data
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_dataset(reg, _identity(home, key), pred)
         _receipt(receipt, as_json)
 
@@ -258,12 +270,13 @@ def _register(app: typer.Typer) -> None:
         ] = None,
         organisation: Annotated[str | None, typer.Option("--org")] = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Register a training run (compute, inputs, output, loss curve)."""
         from modelkin.registry import register_training_run
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_training_run(
                 reg,
                 _identity(home, key),
@@ -297,12 +310,13 @@ def _register(app: typer.Typer) -> None:
         parent: Annotated[list[str] | None, typer.Option("--parent")] = None,
         notes: Annotated[str | None, typer.Option()] = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Claim a lineage (checked against the weights when fingerprints exist)."""
         from modelkin.registry import register_derivation
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_derivation(
                 reg,
                 _identity(home, key),
@@ -328,12 +342,13 @@ def _register(app: typer.Typer) -> None:
         version: Annotated[str | None, typer.Option()] = None,
         url: Annotated[str | None, typer.Option()] = None,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Register a deployed product and the models it ships."""
         from modelkin.registry import register_product
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = register_product(
                 reg,
                 _identity(home, key),
@@ -374,12 +389,13 @@ def register(app: typer.Typer) -> None:
             list[str], typer.Option("--set", help="FIELD=VALUE (JSON or text), repeatable")
         ],
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Amend a record you signed: a new statement replaces fields; history stays."""
         from modelkin.registry import amend
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = amend(reg, _identity(home, key), record, _changes(set_), reason)
         _receipt(receipt, as_json)
 
@@ -389,12 +405,13 @@ def register(app: typer.Typer) -> None:
         key: KeyOpt,
         reason: Annotated[str, typer.Option()],
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Withdraw a record you signed (it stays in the ledger, marked withdrawn)."""
         from modelkin.registry import withdraw
 
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             receipt = withdraw(reg, _identity(home, key), record, reason)
         _receipt(receipt, as_json)
 
@@ -402,11 +419,12 @@ def register(app: typer.Typer) -> None:
     def lineage_cmd(
         model: str,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
         svg: Annotated[Path | None, typer.Option("--svg", help="write the graph as SVG")] = None,
     ) -> None:
         """Ancestors and descendants of a model, each edge with evidence and inclusion proof."""
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             graph = reg.lineage(model)
             picture = reg.lineage_svg(graph) if svg else None
         if svg and picture is not None:
@@ -432,9 +450,9 @@ def register(app: typer.Typer) -> None:
     reg_cmd = typer.Typer(help="Inspect and maintain the registry database.", no_args_is_help=True)
 
     @reg_cmd.command("rebuild")
-    def rebuild_cmd(home: HomeOpt = None) -> None:
+    def rebuild_cmd(home: HomeOpt = None, db_url: DbUrlOpt = None) -> None:
         """Drop the registry tables and replay the ledger (the source of truth)."""
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             n = reg.rebuild()
             count = len(reg.records(include_inactive=True))
         typer.echo(f"replayed {n} ledger entries into {count} records")
@@ -443,10 +461,11 @@ def register(app: typer.Typer) -> None:
     def show_cmd(
         ref: str,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         envelope: Annotated[bool, typer.Option(help="include the signed envelope")] = False,
     ) -> None:
         """One record (by id, digest or name) as JSON, with its inclusion proof."""
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             rec = reg.record(ref)
             out = rec.to_dict(envelope=envelope)
             out["proof"] = reg.inclusion_proof(rec.ledger_index)
@@ -461,10 +480,11 @@ def register(app: typer.Typer) -> None:
         search: Annotated[str | None, typer.Option(help="text to look for")] = None,
         all_: Annotated[bool, typer.Option("--all", help="include amended and withdrawn")] = False,
         home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """List records."""
-        with _open(home) as reg:
+        with _open(home, db_url) as reg:
             recs = reg.search(search, kind) if search else reg.records(kind, include_inactive=all_)
         if as_json:
             print_json([r.to_dict() for r in recs])

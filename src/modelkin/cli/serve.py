@@ -37,16 +37,29 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="Verifier key of a trusted witness (cosignature/v1); repeatable."),
         ] = None,
+        db_url: Annotated[
+            str | None,
+            typer.Option(
+                "--db-url",
+                envvar="MODELKIN_DB_URL",
+                help="PostgreSQL for registry and ledger (postgresql+psycopg://user@host/db); "
+                "several servers may share one database and one home. Default: SQLite files.",
+            ),
+        ] = None,
     ) -> None:
         """Serve the registry (API under /api/v1, docs at /docs, UI at /)."""
+        import os
+
         import uvicorn
 
-        from modelkin.config import Home
+        from modelkin.config import DB_URL_ENV, Home
         from modelkin.demo import demo_signer
         from modelkin.server import ServerSettings, create_app
         from modelkin.server.tokens import load_tokens
 
         root = Home.resolve(home).ensure().root
+        if db_url:  # Registry.open (in the app, the demo seeder) reads the database from here
+            os.environ[DB_URL_ENV] = db_url
         if demo:
             from modelkin.cli.demo import run_demo
 

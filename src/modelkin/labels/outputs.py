@@ -69,12 +69,13 @@ def load_label(model: str, home: Path | str | None = None) -> Label:
         if not path.is_file():
             raise ModelkinError(path, "label file not found")
         return read_label(path)
-    from modelkin.config import Home
+    from modelkin.config import Home, default_db_url
     from modelkin.labels.from_registry import build_label
     from modelkin.registry import Registry
 
     where = Home.resolve(home)
-    if not where.registry_db.is_file():  # never create an empty registry just to read one
+    # never create an empty registry just to read one (a PostgreSQL registry has no file)
+    if default_db_url() is None and not where.registry_db.is_file():
         raise ModelkinError(where.root, f"no registry here, so no model {model!r} to label")
     with Registry.open(where.root) as registry:
         return build_label(registry, model)

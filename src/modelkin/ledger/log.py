@@ -7,18 +7,19 @@ hashes the new leaves into the stored subtree hashes, signs one checkpoint per b
 commits up to ``max_group`` batches in one SQLite transaction (one WAL fsync), then records
 the signed size and root in ``signed.state`` (outside the database) and only then wakes
 the callers with their index, inclusion proof and checkpoint. Several processes may append
-to one log: each commit happens under an exclusive ``flock`` on ``log.lock`` and first
-adopts whatever another process committed. On open, a database smaller
+to one log: each commit happens under the store's exclusive sequencer lock (``flock`` on
+``log.lock`` for SQLite, an advisory lock for PostgreSQL) and first adopts whatever another
+process committed. Storage is a small interface (:mod:`._store`): SQLite ``log.db`` in the
+directory by default, or a PostgreSQL database named by ``db_url``; the signing key and
+``signed.state`` stay in the directory either way. On open, a database smaller
 than ``signed.state`` (a restore from an old backup) or one whose tree at that size has a
 different root is refused: the log must never sign a smaller or inconsistent tree.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from modelkin.errors import LedgerError, NotFoundError
-from modelkin.ledger import _signed_state, _store
+from modelkin.ledger import _signed_state, _store, _store_sqlite
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import Checkpoint
@@ -36,13 +37,8 @@ from modelkin.ledger.checkpoint import Checkpoint
 _T = TypeVar("_T")
 MAX_ENTRY = 65535
 """Largest entry: C2SP tlog-tiles entry bundles prefix each entry with a uint16 length."""
-DB_NAME, KEY_NAME, VKEY_NAME, STATE_NAME, LOCK_NAME = (
-    "log.db",
-    "log.key",
-    "log.vkey",
-    "signed.state",
-    "log.lock",
-)
+DB_NAME, LOCK_NAME = _store_sqlite.DB_NAME, _store_sqlite.LOCK_NAME
+KEY_NAME, VKEY_NAME, STATE_NAME = "log.key", "log.vkey", "signed.state"
 
 
 @dataclass(frozen=True)
@@ -102,75 +98,104 @@ def _fsync_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 class Ledger:
-    """A transparency log in one directory (``log.db``, ``log.key``, ``signed.state``)."""
+    """A transparency log: key and ``signed.state`` in one directory, rows in a :class:`Store`."""
 
     def __init__(
-        self, directory: Path, conn: sqlite3.Connection, signer: _note.Signer, origin: str
+        self, directory: Path, store: _store.Store, signer: _note.Signer, origin: str
     ) -> None:
         self.directory = directory
         self.origin = origin
-        self._conn = conn
+        self._store = store
         self._signer = signer
         self._lock = threading.RLock()
         self._cache: dict[int, bytes] = {}
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._lockfd: int | None = None
         self._closed = False
         self._state: _signed_state.StateWriter | None = None
         self.max_batch = 256
         self.max_group = 16
         self.batch_wait_s = 0.0
-        self._size = int(_store.get_meta(conn, "size") or 0)
+        self._size = int(store.get_meta("size") or 0)
         self._frontier = self._load_frontier(self._size)
-        row = conn.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
-        self._checkpoint: str = row[0] if row else ""
+        latest = store.latest_checkpoint()
+        self._checkpoint: str = latest[1] if latest else ""
 
     # ---- opening -------------------------------------------------------------------
     @classmethod
-    def open(cls, directory: Path, *, origin: str | None = None, create: bool = True) -> Ledger:
-        """Open the log in ``directory``; creating one needs ``origin`` (its key name)."""
+    def open(
+        cls,
+        directory: Path,
+        *,
+        origin: str | None = None,
+        create: bool = True,
+        db_url: str | None = None,
+    ) -> Ledger:
+        """Open the log in ``directory``; creating one needs ``origin`` (its key name).
+
+        ``db_url`` (``postgresql+psycopg://...``) keeps the rows in PostgreSQL; the key and
+        ``signed.state`` still live in ``directory``, which servers sharing the database
+        must share (or hold copies of ``log.key``)."""
         directory = Path(directory)
-        db, keyf = directory / DB_NAME, directory / KEY_NAME
-        if not db.exists():
+        pg = _store.is_postgres(db_url)
+        existed = not pg and (directory / DB_NAME).exists()
+        if not pg and not existed:
             if not create:
                 raise LedgerError(directory, "no log here (run 'modelkin ledger init')")
             if not origin:
                 raise LedgerError(directory, "creating a log needs an origin, e.g. example.org/log")
             directory.mkdir(parents=True, exist_ok=True)
-            signer = _note.Signer.generate(origin)
-            if keyf.exists():
-                raise LedgerError(keyf, "key exists but log.db is missing; refusing to reuse it")
-            fd = os.open(keyf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(signer.private_text() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            (directory / VKEY_NAME).write_text(str(signer.verifier) + "\n")
-            conn = _store.connect(db)
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO meta VALUES('origin', ?)", (origin,))
-            conn.execute("INSERT INTO meta VALUES('size', '0')")
-            body = Checkpoint(origin, 0, mk.EMPTY_ROOT).body()
-            conn.execute(
-                "INSERT INTO checkpoints VALUES(0, ?, ?)",
-                (mk.EMPTY_ROOT, _note.sign(body, signer)),
+        store = _store.open_store(directory, db_url)
+        try:
+            with store.sequencer():  # two processes creating one log: the second opens it
+                if store.get_meta("origin") is None:
+                    if existed:
+                        raise LedgerError(store.where, "database has no origin; not a modelkin log")
+                    cls._create(directory, store, origin, create)
+            return cls._open_existing(directory, store, origin)
+        except BaseException:
+            store.close()
+            raise
+
+    @staticmethod
+    def _create(directory: Path, store: _store.Store, origin: str | None, create: bool) -> None:
+        """Generate the key and write the empty log (caller holds the sequencer lock)."""
+        if not create:
+            raise LedgerError(store.where, "no log in this database (run 'modelkin ledger init')")
+        if not origin:
+            raise LedgerError(directory, "creating a log needs an origin, e.g. example.org/log")
+        keyf = directory / KEY_NAME
+        if keyf.exists():
+            raise LedgerError(
+                keyf, "key exists but the log database is empty; refusing to reuse it"
             )
-            conn.execute("COMMIT")
-            log = cls(directory, conn, signer, origin)
-            log._write_state()
-            return log
+        directory.mkdir(parents=True, exist_ok=True)
+        signer = _note.Signer.generate(origin)
+        fd = os.open(keyf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(signer.private_text() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        (directory / VKEY_NAME).write_text(str(signer.verifier) + "\n")
+        body = Checkpoint(origin, 0, mk.EMPTY_ROOT).body()
+        store.init(origin, str(signer.verifier), mk.EMPTY_ROOT, _note.sign(body, signer))
+
+    @classmethod
+    def _open_existing(cls, directory: Path, store: _store.Store, origin: str | None) -> Ledger:
+        keyf = directory / KEY_NAME
         try:
             signer = _note.Signer.parse(keyf.read_text())
         except OSError as exc:
             raise LedgerError(keyf, f"cannot read the log key ({exc.strerror})") from exc
-        conn = _store.connect(db)
-        stored_origin = _store.get_meta(conn, "origin")
+        stored_origin = store.get_meta("origin")
         if stored_origin is None:
-            raise LedgerError(db, "database has no origin; not a modelkin log")
+            raise LedgerError(store.where, "database has no origin; not a modelkin log")
         if origin is not None and origin != stored_origin:
             raise LedgerError(directory, f"log origin is {stored_origin!r}, not {origin!r}")
-        log = cls(directory, conn, signer, stored_origin)
+        vkey = store.get_meta("vkey")
+        if vkey is not None and vkey != str(signer.verifier):
+            raise LedgerError(keyf, "this key did not create the log stored in the database")
+        log = cls(directory, store, signer, stored_origin)
         log._check_state()
         return log
 
@@ -205,15 +230,10 @@ class Ledger:
         if h is not None:
             return h
         with self._lock:
-            if level == 0:
-                row = self._conn.execute(
-                    "SELECT leaf FROM entries WHERE idx=?", (index,)
-                ).fetchone()
-            else:
-                row = self._conn.execute("SELECT hash FROM hashes WHERE id=?", (key,)).fetchone()
-        if row is None:
-            raise LedgerError(self.directory / DB_NAME, f"missing hash level {level} index {index}")
-        return bytes(row[0])
+            h = self._store.leaf(index) if level == 0 else self._store.node(key)
+        if h is None:
+            raise LedgerError(self._store.where, f"missing hash level {level} index {index}")
+        return h
 
     def _prefetched(self, fn: Callable[[mk.HashGetter], _T]) -> _T:
         """Run ``fn`` with all the stored hashes it needs fetched in two queries.
@@ -235,17 +255,11 @@ class Ledger:
         ]
         with self._lock:
             if leaves:
-                q = ",".join("?" * len(leaves))
-                for idx, leaf in self._conn.execute(
-                    f"SELECT idx, leaf FROM entries WHERE idx IN ({q})", leaves
-                ):
-                    self._cache[_store.hash_id(0, int(idx))] = bytes(leaf)
+                for idx, leaf in self._store.leaves(leaves):
+                    self._cache[_store.hash_id(0, idx)] = leaf
             if nodes:
-                q = ",".join("?" * len(nodes))
-                for key, h in self._conn.execute(
-                    f"SELECT id, hash FROM hashes WHERE id IN ({q})", nodes
-                ):
-                    self._cache[int(key)] = bytes(h)
+                for key, h in self._store.nodes(nodes):
+                    self._cache[key] = h
         return fn(self._get)
 
     def _load_frontier(self, size: int) -> list[tuple[int, bytes]]:
@@ -300,8 +314,6 @@ class Ledger:
                 raise LedgerError(self.directory, "log is closed")
             if self._thread is not None:
                 return
-            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-            self._lockfd = fd
             self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
             self._thread.start()
 
@@ -353,21 +365,17 @@ class Ledger:
                 j.results.append(AppendResult(idx, lh, dup, size, proof, note_text))
 
     def _commit_batch(self, batches: list[list[bytes]]) -> list[tuple[int, bytes, bool]]:
-        """Commit one batch holding ``log.lock``, so several processes (a server and a
-        CLI) can append to one log: whoever holds the lock first adopts the others' work."""
-        if self._lockfd is None:
-            raise LedgerError(self.directory, "sequencer not started")
-        fcntl.flock(self._lockfd, fcntl.LOCK_EX)
-        try:
+        """Commit one group holding the store's sequencer lock, so several processes (a
+        server and a CLI, or two servers on one PostgreSQL database) append to one log:
+        whoever holds the lock first commits, the others adopt its work before theirs."""
+        with self._store.sequencer():
             self._catch_up()
             return self._commit_locked(batches)
-        finally:
-            fcntl.flock(self._lockfd, fcntl.LOCK_UN)
 
     def _catch_up(self) -> None:
         """Adopt entries another process appended since this one last wrote."""
         with self._lock:
-            db_size = int(_store.get_meta(self._conn, "size") or 0)
+            db_size = int(self._store.get_meta("size") or 0)
             mine = sum(1 << lvl for lvl, _ in self._frontier)
             if db_size == mine:
                 return
@@ -379,11 +387,9 @@ class Ledger:
     def _refresh(self) -> None:
         """Pick up the committed size and checkpoint (appends by other processes)."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
-            ).fetchone()
-            if row is not None and int(row[0]) > self._size:
-                self._size, self._checkpoint = int(row[0]), str(row[1])
+            latest = self._store.latest_checkpoint()
+            if latest is not None and latest[0] > self._size:
+                self._size, self._checkpoint = latest
 
     def _commit_locked(self, batches: list[list[bytes]]) -> list[tuple[int, bytes, bool]]:
         """Stage each batch (dedupe, hash, sign one checkpoint per batch) and commit the
@@ -399,11 +405,8 @@ class Ledger:
         with self._lock:
             for batch in batches:
                 hashes = [mk.leaf_hash(data) for data in batch]
-                q = ",".join("?" * len(hashes))  # one indexed lookup for the whole batch
-                for leaf, i in self._conn.execute(
-                    f"SELECT leaf, idx FROM entries WHERE leaf IN ({q})", hashes
-                ):
-                    seen[bytes(leaf)] = int(i)
+                for leaf, i in self._store.find(hashes):  # one lookup for the whole batch
+                    seen[leaf] = i
                 start = size
                 for data, lh in zip(batch, hashes, strict=True):
                     idx = seen.get(lh)
@@ -431,23 +434,15 @@ class Ledger:
             if not new_rows:
                 return out
             try:
-                c = self._conn
-                c.execute("BEGIN IMMEDIATE")
-                c.executemany("INSERT INTO entries VALUES(?,?,?)", new_rows)
-                c.executemany("INSERT INTO hashes VALUES(?,?)", new_hashes)
-                c.execute("UPDATE meta SET v=? WHERE k='size'", (str(size),))
-                c.executemany("INSERT INTO checkpoints VALUES(?,?,?)", new_cps)
-                c.execute("COMMIT")
+                self._store.commit(new_rows, new_hashes, size, new_cps)
                 self._size = size  # readers see the new size only once it is durable
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+            except BaseException:
                 self._size, self._frontier = old_size, old_frontier
                 for i, _, _ in new_rows:
                     self._cache.pop(_store.hash_id(0, i), None)
                 for k, _ in new_hashes:
                     self._cache.pop(k, None)
-                raise LedgerError(self.directory / DB_NAME, f"write failed: {exc}") from exc
+                raise
             note_text = new_cps[-1][2]
             self._checkpoint = note_text
             self._write_state()
@@ -469,29 +464,22 @@ class Ledger:
         """The bytes of entry ``index``."""
         self._check_index(index, self._size)
         with self._lock:
-            row = self._conn.execute("SELECT data FROM entries WHERE idx=?", (index,)).fetchone()
-        if row is None:
-            raise LedgerError(
-                self.directory / DB_NAME, f"entry {index} is missing from the database"
-            )
-        return bytes(row[0])
+            data = self._store.data(index)
+        if data is None:
+            raise LedgerError(self._store.where, f"entry {index} is missing from the database")
+        return data
 
     def entries(self, start: int, stop: int) -> list[bytes]:
         """Entries ``[start, stop)`` (clipped to the log size)."""
         stop = min(stop, self._size)
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT data FROM entries WHERE idx>=? AND idx<? ORDER BY idx", (start, stop)
-            ).fetchall()
-        return [bytes(r[0]) for r in rows]
+            return self._store.entries(start, stop)
 
     def index_of(self, leaf_hash: bytes) -> int | None:
         """Index of the entry with this RFC 6962 leaf hash, if logged."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT idx FROM entries WHERE leaf=?", (bytes(leaf_hash),)
-            ).fetchone()
-        return None if row is None else int(row[0])
+            found = self._store.find([bytes(leaf_hash)])
+        return found[0][1] if found else None
 
     def _size_arg(self, size: int | None) -> int:
         if size is None or size > self._size:
@@ -529,8 +517,7 @@ class Ledger:
     def checkpoints(self) -> list[str]:
         """Every checkpoint the log signed, smallest first."""
         with self._lock:
-            rows = self._conn.execute("SELECT note FROM checkpoints ORDER BY size").fetchall()
-        return [str(r[0]) for r in rows]
+            return [note for _, _, note in self._store.checkpoint_rows()]
 
     def verifier_key(self) -> str:
         """The log's signed-note verifier key ``name+hex(keyID)+base64(0x01||pub)``."""
@@ -544,11 +531,7 @@ class Ledger:
 
     def iter_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
         """Every stored entry row ``(idx, leaf, data)`` in index order, straight from disk."""
-        cur = self._conn.cursor()
-        cur.execute("SELECT idx, leaf, data FROM entries ORDER BY idx")
-        while rows := cur.fetchmany(4096):
-            for idx, leaf, data in rows:
-                yield int(idx), bytes(leaf), bytes(data)
+        return self._store.iter_rows()
 
     def verify(self) -> VerifyReport:
         """Recompute the whole tree from stored entries and check every stored hash and
@@ -571,10 +554,7 @@ class Ledger:
         if self._state is not None:
             self._state.close()
             self._state = None
-        if self._lockfd is not None:
-            os.close(self._lockfd)
-            self._lockfd = None
-        self._conn.close()
+        self._store.close()
 
     def __enter__(self) -> Ledger:
         return self

@@ -35,8 +35,10 @@ class MonitorReport:
         return self.problem is None
 
 
-def check(log_dir: Path, state_path: Path, vkey: str | None = None) -> MonitorReport:
-    """Run one monitoring step against the log in ``log_dir``."""
+def check(
+    log_dir: Path, state_path: Path, vkey: str | None = None, db_url: str | None = None
+) -> MonitorReport:
+    """Run one monitoring step against the log in ``log_dir`` (rows in ``db_url`` if given)."""
     state_path = Path(state_path)
     state: dict[str, object] = {}
     if state_path.exists():
@@ -54,7 +56,7 @@ def check(log_dir: Path, state_path: Path, vkey: str | None = None) -> MonitorRe
     prev_note = str(state.get("checkpoint", ""))
     prev_size = int(str(state["size"])) if "size" in state else None
     try:
-        log = Ledger.open(Path(log_dir), create=False)
+        log = Ledger.open(Path(log_dir), create=False, db_url=db_url)
     except LedgerError as exc:
         return MonitorReport(-1, prev_size, f"cannot open log: {exc.problem}", [prev_note])
     with log:

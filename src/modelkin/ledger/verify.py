@@ -43,12 +43,9 @@ def verify_log(log: Ledger) -> VerifyReport:
     """Recompute and cross-check everything (see module docstring)."""
     from modelkin.ledger.log import VerifyReport
 
-    conn = log._conn
+    store = log._store
     size = log.size()
-    cps = {
-        int(s): (bytes(r), str(n))
-        for s, r, n in conn.execute("SELECT size, root, note FROM checkpoints").fetchall()
-    }
+    cps = {s: (r, n) for s, r, n in store.checkpoint_rows()}
     report = VerifyReport(size=size, checkpoints=len(cps))
     problems = report.problems
     if 0 in cps:
@@ -75,10 +72,8 @@ def verify_log(log: Ledger) -> VerifyReport:
             h = mk.node_hash(left, right)
             lvl += 1
             node = (n >> lvl) - 1
-            row = conn.execute(
-                "SELECT hash FROM hashes WHERE id=?", (_store.hash_id(lvl, node),)
-            ).fetchone()
-            if row is None or bytes(row[0]) != h:
+            stored = store.node(_store.hash_id(lvl, node))
+            if stored != h:
                 lo, hi = node << lvl, ((node + 1) << lvl) - 1
                 problems.append(
                     f"entries {lo}..{hi}: stored subtree hash (level {lvl}) differs from the "

@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from modelkin.config import Home
+from modelkin.config import Home, default_db_url
 from modelkin.errors import LedgerError, ModelkinError, NotFoundError, StatementError
 from modelkin.registry import tables as t
 from modelkin.registry.blobs import BlobStore
@@ -140,23 +141,37 @@ class Registry:
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, home: Path | str | None = None, db_url: str | None = None) -> Registry:
-        """Open (creating if needed) the registry in ``home``; migrate; repair from the ledger."""
+        """Open (creating if needed) the registry in ``home``; migrate; repair from the ledger.
+
+        ``db_url`` (default ``$MODELKIN_DB_URL``, else ``registry.db`` in the home) chooses
+        the database; a PostgreSQL URL (``postgresql+psycopg://...``) also holds the ledger's
+        rows, so several servers can share one registry."""
         h = Home.resolve(home).ensure()
-        url = db_url or f"sqlite:///{h.registry_db}"
-        engine = create_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        lock = WriterLock(h.root / "registry.lock")
+        url = db_url or default_db_url() or f"sqlite:///{h.registry_db}"
+        engine = _engine(url)
+        lock = WriterLock(h.root / "registry.lock", engine)
         reg = cls(h, engine, BlobStore(h.blobs_dir), lock)
-        with lock.hold():  # two processes opening a fresh home must not both migrate
-            try:
+        try:
+            with lock.hold():  # two processes opening a fresh registry must not both migrate
                 with engine.begin() as conn:
                     upgrade(conn)
                 reg.repair()
-            except BaseException:
-                reg.close()
-                raise
+        except OperationalError as exc:
+            reg.close()
+            where = engine.url.render_as_string(hide_password=True)
+            raise LedgerError(where, f"cannot use the registry database ({exc.orig})") from exc
+        except BaseException:
+            reg.close()
+            raise
         return reg
+
+    @property
+    def ledger_url(self) -> str | None:
+        """Where the ledger keeps its rows: the registry's PostgreSQL database, or None for
+        the SQLite ``log.db`` in the home's ledger directory."""
+        if self.engine.dialect.name == "sqlite":
+            return None
+        return self.engine.url.render_as_string(hide_password=False)
 
     @property
     def ledger(self) -> Any:
@@ -170,7 +185,10 @@ class Registry:
             from modelkin.ledger import Ledger
             from modelkin.ledger.log import DB_NAME
 
-            directory = self.home.ledger_dir
+            directory, url = self.home.ledger_dir, self.ledger_url
+            if url is not None:  # created on first use, under the log's own sequencer lock
+                self._ledger = Ledger.open(directory, origin=LEDGER_ORIGIN, db_url=url)
+                return self._ledger
             fresh = not (directory / DB_NAME).exists()
             self._ledger = Ledger.open(
                 directory, origin=LEDGER_ORIGIN if fresh else None, create=fresh
@@ -247,11 +265,16 @@ class Registry:
     def submit(self, envelope: dict[str, Any]) -> Receipt:
         """Verify, check, log and store one DSSE envelope; see the module docstring."""
         with self._lock.hold():
-            self._release_ledger()  # see appends by other processes
+            # SQLite: reopen to see appends by other processes, release to let them append.
+            # PostgreSQL: the log adopts others' appends under its advisory lock; keep it.
+            reopen = self.ledger_url is None
+            if reopen:
+                self._release_ledger()
             try:
                 return self._submit_locked(envelope)
             finally:
-                self._release_ledger()  # let other processes append
+                if reopen:
+                    self._release_ledger()
 
     def _submit_locked(self, envelope: dict[str, Any]) -> Receipt:
         self.repair()
@@ -304,6 +327,7 @@ class Registry:
             trusted = self._trusted_keys(conn, envelope, where)
         st = verify_envelope(envelope, trusted, where)
         where = f"{kind.name} statement {st.digest[:16]}"
+        _reject_nul(raw, where)
         dup = conn.execute(
             select(t.records.c.ledger_index).where(t.records.c.id == st.digest)
         ).scalar()
@@ -818,8 +842,46 @@ def checkpoint_size(checkpoint: str) -> int:
         raise LedgerError("checkpoint", "malformed checkpoint from the ledger") from exc
 
 
+def _reject_nul(value: object, where: str) -> None:
+    """Refuse U+0000 anywhere in a statement, before it is logged.
+
+    PostgreSQL text columns cannot hold NUL; a statement logged first and then failing to
+    insert would leave the ledger ahead of the tables for good (every replay would fail).
+    No field has a legitimate use for NUL, so both backends refuse it identically."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                raise StatementError(where, "text contains a NUL character (U+0000)")
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
 def _str_or_none(v: object) -> str | None:
     return None if v is None else str(v)[:512]
+
+
+def _engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite with the pragmas the registry relies on, or PostgreSQL
+    via psycopg 3 (``postgresql://`` is read as ``postgresql+psycopg://``)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url)
+        else:  # a database that went away must fail fast and be noticed, not hang
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise LedgerError("database URL", f"not a usable database URL ({exc})") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name != "postgresql":
+        raise LedgerError("database URL", "only sqlite:/// and postgresql+psycopg:// are supported")
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,4 +1,4 @@
-"""Registry tables (SQLAlchemy Core, portable SQL: SQLite now, PostgreSQL later).
+"""Registry tables (SQLAlchemy Core, portable SQL: SQLite and PostgreSQL).
 
 Records are stored generically — one row per accepted statement with the columns every
 kind shares — so a new kind needs no new table. Subjects and lineage edges get their own

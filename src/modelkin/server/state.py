@@ -1,8 +1,11 @@
 """What one running server holds: the open registry and a lock around the ledger.
 
 The registry's SQL engine is safe to share between worker threads; the ledger is a single
-SQLite-backed object, so every call that reaches it (submit, proofs, lineage, labels) goes
-through :attr:`ServerState.ledger_lock`. Writes are serialised by the registry anyway.
+object over one database connection (SQLite or PostgreSQL), so every call that reaches it
+(submit, proofs, lineage, labels) goes through :attr:`ServerState.ledger_lock`. Writes are
+serialised by the registry anyway: in-process by this lock, between processes (several
+servers on one PostgreSQL database) by the registry's writer lock and the ledger's
+advisory sequencer lock.
 """
 
 from __future__ import annotations
