@@ -1,0 +1,169 @@
+"""Scanning a collection in process and on a process pool: results, failures, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelkin.errors import ModelkinError
+from modelkin.fingerprint import Fingerprint, fingerprint_model
+from modelkin.scan import PoolRunner, ScanEvent, ScanOptions, SerialRunner, collect, scan_collection
+from modelkin.scan.journal import JOURNAL_NAME
+from modelkin.scan.runners import Result, Task
+
+ReadFps = Callable[[Path], dict[str, bytes]]
+
+
+def _journal(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / JOURNAL_NAME).read_text().splitlines()]
+
+
+def _scan(collection: Path, out: Path, **kw: Any) -> Any:
+    events: list[ScanEvent] = []
+    summary = scan_collection(
+        collect(collection), SerialRunner(), ScanOptions(out_dir=out, **kw), None, events.append
+    )
+    return summary, events
+
+
+def test_serial_scan_writes_loadable_fingerprints_and_reports_the_broken(
+    collection: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    summary, events = _scan(collection, out)
+    assert (summary.total, summary.done, summary.skipped) == (5, 4, 0)
+    assert summary.retried == 1  # the broken model was tried twice
+    (failed,) = summary.failed
+    assert failed["name"] == "broken"
+    assert "model.safetensors" in failed["error"] and "truncated" in failed["error"]
+    assert [e.kind for e in events].count("done") == 4
+    assert events[-1].completed == 5
+    by_name = {e["name"]: e for e in _journal(out) if e["event"] == "done"}
+    alpha = Fingerprint.load(out / by_name["acme/alpha"]["fingerprint"])
+    direct = fingerprint_model(collection / "acme" / "alpha")
+    assert alpha.digest() == direct.digest() == by_name["acme/alpha"]["fingerprint_digest"]
+
+
+def test_resume_after_a_limited_run_gives_identical_outputs(
+    collection: Path, tmp_path: Path, fingerprint_bytes: ReadFps
+) -> None:
+    full, part = tmp_path / "full", tmp_path / "part"
+    _scan(collection, full)
+    first, _ = _scan(collection, part, limit=2)
+    assert (first.done, first.not_attempted) == (2, 3)
+    second, _ = _scan(collection, part)
+    assert (second.skipped, second.done, len(second.failed)) == (2, 2, 1)
+    assert fingerprint_bytes(part) == fingerprint_bytes(full)
+    done = [e["key"] for e in _journal(part) if e["event"] == "done"]
+    assert len(done) == len(set(done)) == 4  # nothing fingerprinted twice
+
+
+def test_changed_model_is_scanned_again(collection: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _scan(collection, out)
+    cfg = collection / "acme" / "beta" / "config.json"
+    cfg.write_text(cfg.read_text() + "\n")
+    again, events = _scan(collection, out)
+    assert (again.skipped, again.done) == (3, 1)
+    assert [e.name for e in events if e.kind == "done"] == ["acme/beta"]
+    # a damaged fingerprint file is noticed too
+    fp = next((out / "fingerprints").glob("zeta_gamma-*"))
+    fp.write_bytes(b"\x1f\x8b damaged")
+    _, events = _scan(collection, out)
+    assert [e.name for e in events if e.kind == "done"] == ["zeta/gamma"]
+    assert Fingerprint.load(fp).name is not None
+
+
+def test_ctrl_c_keeps_journal_consistent_and_rerun_finishes(
+    collection: Path, tmp_path: Path, fingerprint_bytes: ReadFps
+) -> None:
+    """A real SIGINT to the CLI in a subprocess, once the first model is journaled."""
+    for n in range(3):  # enough models that the scan is still running when signalled
+        shutil.copytree(collection / "acme" / "alpha", collection / "more" / f"m{n}")
+    full, out = tmp_path / "full", tmp_path / "out"
+    _scan(collection, full, retries=0)
+    cmd = [sys.executable, "-m", "modelkin", "scan-collection", str(collection), "-o", str(out)]
+    proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = out / JOURNAL_NAME
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and b'"done"' in journal.read_bytes():
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["interrupted"], summary
+    assert 1 <= summary["done"] < 7, (summary, journal.read_text())
+    assert b"rerun the same command to resume" in stderr
+    rest, _ = _scan(collection, out, retries=0)
+    assert rest.skipped == summary["done"]
+    assert rest.skipped + rest.done + len(rest.failed) == 8
+    assert fingerprint_bytes(out) == fingerprint_bytes(full)
+    assert not list((out / "fingerprints").glob(".*"))  # no temporary files left behind
+
+
+def test_process_pool_matches_serial(
+    collection: Path, tmp_path: Path, fingerprint_bytes: ReadFps
+) -> None:
+    serial, pooled = tmp_path / "serial", tmp_path / "pool"
+    _scan(collection, serial)
+    summary = scan_collection(
+        collect(collection), PoolRunner(2), ScanOptions(out_dir=pooled, retries=0)
+    )
+    assert (summary.done, len(summary.failed), summary.retried) == (4, 1, 0)
+    assert summary.runner["runner"] == "processes"
+    assert fingerprint_bytes(pooled) == fingerprint_bytes(serial)
+    pids = {e.get("pid") for e in _journal(pooled)}
+    assert pids == {None}  # worker details stay out of the journal
+
+
+def test_missing_listed_path_is_a_failure_not_an_abort(collection: Path, tmp_path: Path) -> None:
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"{collection / 'acme' / 'alpha'}\n{tmp_path / 'gone'}\n")
+    summary, _ = _scan(lst, tmp_path / "out", retries=0)
+    assert summary.done == 1
+    assert "no such file or directory" in summary.failed[0]["error"]
+
+
+def test_worker_crash_is_retried_then_reported(collection: Path, tmp_path: Path) -> None:
+    class _Crashing(SerialRunner):
+        def wait(self) -> list[tuple[Task, Result]]:
+            task = self._queue.pop(0)
+            return [(task, {"ok": False, "error": f"{task.path}: worker died", "peak_rss": 0})]
+
+    summary = scan_collection(
+        collect(collection / "acme"), _Crashing(), ScanOptions(out_dir=tmp_path / "out")
+    )
+    assert summary.retried == 2 and len(summary.failed) == 2 and summary.done == 0
+    assert all(e["attempts"] == 2 for e in _journal(tmp_path / "out"))
+
+
+def test_worker_manifest_agrees_with_the_registry_manifest(collection: Path) -> None:
+    from modelkin.scan.work import manifest_digest as work_digest
+    from modelkin.scan.work import manifest_files
+    from modelkin.statements.manifest import manifest_digest, scan_directory
+
+    model = collection / "acme" / "alpha"
+    (model / ".git").mkdir()
+    (model / ".git" / "HEAD").write_text("ref")
+    (model / "sub").mkdir()
+    (model / "sub" / "extra.txt").write_text("x")
+    files = manifest_files(model)
+    assert files == scan_directory(model)
+    assert work_digest(files, model) == manifest_digest(files)
+    single = model / "config.json"
+    assert manifest_files(single) == scan_directory(single)
+    bad = [{"name": "a\\b", "sha256": "0" * 64, "size": 1}]
+    with pytest.raises(ModelkinError, match="backslash"):
+        work_digest(bad, model)
