@@ -18,8 +18,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
-
 from modelkin.errors import ModelkinError
 
 LABEL_VERSION = "1"
@@ -268,7 +266,12 @@ def label_schema() -> dict[str, Any]:
 
 
 def validate_label_dict(doc: Any, where: str = "label") -> None:
-    """Raise :class:`LabelError` naming the first schema violation, if any."""
+    """Raise :class:`LabelError` naming the first schema violation, if any.
+
+    jsonschema is imported on first use: its import (format extras included) costs seconds
+    of CPU that label rendering without validation should not pay."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(label_schema())
     err = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if err is not None:

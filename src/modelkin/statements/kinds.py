@@ -17,9 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from modelkin.errors import StatementError
 from modelkin.statements.statement import is_sha256_hex
@@ -95,11 +93,20 @@ class Kind:
             raise StatementError(where, f"predicate does not match {self.schema_file} {problems}")
 
 
+if TYPE_CHECKING:
+    import jsonschema
+
 _VALIDATORS: dict[tuple[str, int, int], jsonschema.Draft202012Validator] = {}
 
 
 def _validator(name: str, version: int, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
-    """Compiled validators, reused: building one costs more than validating a predicate."""
+    """Compiled validators, reused: building one costs more than validating a predicate.
+
+    jsonschema is imported here, not at module level: with its format extras installed its
+    import parses an RFC 3987 grammar (about 2.5 s of CPU), which every CLI command that only
+    reads statements would otherwise pay."""
+    import jsonschema
+
     key = (name, version, id(schema))
     v = _VALIDATORS.get(key)
     if v is None or v.schema is not schema:
