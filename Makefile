@@ -31,7 +31,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: fixtures
-	$(BIN)/pytest -q -n 2
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/pytest -q -n 2
 
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit

@@ -6,11 +6,17 @@ into the cache outside the repository (see :mod:`modelkin.fixtures`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from modelkin.fixtures import fetch
+
+# One BLAS thread per test process, as the CLI does (see modelkin.cli.one_blas_thread):
+# `pytest -n 2` already fills both cores, and spinning BLAS threads slow small problems 10x.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 
 @pytest.fixture(scope="session")
