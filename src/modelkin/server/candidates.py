@@ -1,8 +1,8 @@
 """Read-only forensic queries over the registry: fingerprints of registered models, 1:N.
 
-The comparison itself is :func:`modelkin.forensics.compare`; this module only finds each
-registered model's fingerprint in the blob store and orders the reports (most strongly
-related first). A linear scan: the indexed search engine is a later piece of work.
+The comparison itself is :func:`modelkin.forensics.compare`; 1:N ranking goes through the
+search index (:mod:`modelkin.search`): the index picks the ``limit`` most likely relatives
+among every registered model and only those are compared in full.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelkin.errors import ModelkinError, NotFoundError
 from modelkin.fingerprint import Fingerprint
 from modelkin.forensics import Report, compare
 from modelkin.registry import Record, Registry
-
-MAX_CANDIDATES = 500
+from modelkin.search import record_fingerprint, search
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,7 @@ class Candidate:
 
 def model_fingerprint(registry: Registry, rec: Record) -> Fingerprint:
     """The fingerprint a model registered with (from the blob store)."""
-    ref = rec.predicate.get("fingerprint")
-    blob = ref.get("blob") if isinstance(ref, dict) else None
-    if not isinstance(blob, str) or not registry.blobs.has(blob):
-        raise NotFoundError(rec.name or rec.id, "this model was registered without a fingerprint")
-    return Fingerprint.load(registry.blobs.path(blob))
+    return record_fingerprint(registry, rec)
 
 
 def compare_models(registry: Registry, a: str, b: str) -> Report:
@@ -54,17 +48,8 @@ def compare_models(registry: Registry, a: str, b: str) -> Report:
 
 
 def rank(registry: Registry, query: Fingerprint, limit: int = 20) -> list[Candidate]:
-    """Every fingerprinted registered model compared with ``query``, most related first."""
-    out: list[Candidate] = []
-    for rec in registry.models()[:MAX_CANDIDATES]:
-        try:
-            fp = model_fingerprint(registry, rec)
-        except ModelkinError:
-            continue
-        out.append(Candidate(rec, compare(query, fp)))
-
-    def key(c: Candidate) -> tuple[int, float]:
-        p = c.report.p_value
-        return (0 if c.report.related else 1, p if p is not None else 1.0)
-
-    return sorted(out, key=key)[:limit]
+    """The ``limit`` registered models the index finds closest to ``query``, each
+    compared in full; most related first."""
+    if limit < 1:
+        return []
+    return [Candidate(r.record, r.report) for r in search(registry, query, limit)]
