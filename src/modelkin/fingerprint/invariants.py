@@ -16,20 +16,21 @@ import numpy as np
 TOP_SV = 8
 
 
-def _svals(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Singular values of ``a @ b.T`` for tall ``a``, ``b`` (H x d), largest first.
+def _svals(ga: np.ndarray, gb: np.ndarray) -> np.ndarray:
+    """Singular values of ``a @ b.T`` for tall ``a``, ``b`` (H x d), largest first, from
+    their d x d Gram matrices ``ga = a^T a`` and ``gb = b^T b``.
 
-    sigma^2 are the eigenvalues of ``Ga^(1/2) Gb Ga^(1/2)`` with the d x d Gram matrices
-    ``Ga = a^T a``, ``Gb = b^T b``: symmetric d x d eigenproblems only. Any factor
-    ``L L^T = Ga`` gives the same spectrum as ``L^T Gb L``; Cholesky is 1.8x cheaper than an
-    eigendecomposition, which stays as the fallback for a rank-deficient ``Ga``."""
-    ga = a.T @ a
+    sigma^2 are the eigenvalues of ``Ga^(1/2) Gb Ga^(1/2)``: symmetric d x d eigenproblems
+    only. Any factor ``L L^T = Ga`` gives the same spectrum as ``L^T Gb L``; Cholesky is
+    1.8x cheaper than an eigendecomposition, which stays as the fallback for a
+    rank-deficient ``Ga``. Taking Grams lets a GQA group's key/value Gram be computed
+    once for all its query heads."""
     try:
         low = np.linalg.cholesky(ga)
     except np.linalg.LinAlgError:
         w, u = np.linalg.eigh(ga)
         low = u * np.sqrt(np.maximum(w, 0.0))
-    ev = np.linalg.eigvalsh(low.T @ (b.T @ b) @ low)
+    ev = np.linalg.eigvalsh(low.T @ gb @ low)
     return np.sqrt(np.maximum(ev, 0.0))[::-1][:TOP_SV]
 
 
@@ -41,14 +42,18 @@ def head_spectra(
     d = q.shape[0] // heads
     group = max(1, heads // max(1, kv_heads))
     qk, ov = [], []
+    kv_grams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for h in range(heads):
         g = h // group
-        qh = q[h * d : (h + 1) * d].astype(np.float64)
-        kh = k[g * d : (g + 1) * d].astype(np.float64)
-        vh = v[g * d : (g + 1) * d].astype(np.float64)
+        if g not in kv_grams:
+            kh = k[g * d : (g + 1) * d].astype(np.float64).T
+            vh = v[g * d : (g + 1) * d].astype(np.float64).T
+            kv_grams = {g: (kh.T @ kh, vh.T @ vh)}  # groups are contiguous: keep one
+        gk, gv = kv_grams[g]
+        qh = q[h * d : (h + 1) * d].astype(np.float64).T
         oh = o[:, h * d : (h + 1) * d].astype(np.float64)
-        qk.append([float(f"{x:.6g}") for x in _svals(qh.T, kh.T)])
-        ov.append([float(f"{x:.6g}") for x in _svals(oh, vh.T)])
+        qk.append([float(f"{x:.6g}") for x in _svals(qh.T @ qh, gk)])
+        ov.append([float(f"{x:.6g}") for x in _svals(oh.T @ oh, gv)])
     return {
         "qk": sorted(qk, key=lambda s: -s[0] if s else 0.0),
         "ov": sorted(ov, key=lambda s: -s[0] if s else 0.0),
