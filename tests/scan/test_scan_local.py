@@ -12,9 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from modelkin.errors import ModelkinError
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.scan import PoolRunner, ScanEvent, ScanOptions, SerialRunner, collect, scan_collection
 from modelkin.scan.journal import JOURNAL_NAME
@@ -149,9 +146,10 @@ def test_worker_crash_is_retried_then_reported(collection: Path, tmp_path: Path)
     assert all(e["attempts"] == 2 for e in _journal(tmp_path / "out"))
 
 
-def test_worker_manifest_agrees_with_the_registry_manifest(collection: Path) -> None:
-    from modelkin.scan.work import manifest_digest as work_digest
-    from modelkin.scan.work import manifest_files
+def test_worker_manifest_is_the_registry_manifest(collection: Path) -> None:
+    """The worker hashes exactly the files a registration lists (hidden ones skipped,
+    nested ones named by relative path) and its resume signature covers the same files."""
+    from modelkin.scan.work import scan_one, stat_signature
     from modelkin.statements.manifest import manifest_digest, scan_directory
 
     model = collection / "acme" / "alpha"
@@ -159,11 +157,10 @@ def test_worker_manifest_agrees_with_the_registry_manifest(collection: Path) -> 
     (model / ".git" / "HEAD").write_text("ref")
     (model / "sub").mkdir()
     (model / "sub" / "extra.txt").write_text("x")
-    files = manifest_files(model)
-    assert files == scan_directory(model)
-    assert work_digest(files, model) == manifest_digest(files)
-    single = model / "config.json"
-    assert manifest_files(single) == scan_directory(single)
-    bad = [{"name": "a\\b", "sha256": "0" * 64, "size": 1}]
-    with pytest.raises(ModelkinError, match="backslash"):
-        work_digest(bad, model)
+    files = scan_directory(model)
+    assert "sub/extra.txt" in {f["name"] for f in files}
+    assert not any(f["name"].startswith(".git") for f in files)
+    assert [row[0] for row in stat_signature(model)] == [f["name"] for f in files]
+    done = scan_one(str(model))
+    assert done["ok"] and done["manifest"] == files
+    assert done["manifest_digest"] == manifest_digest(files)

@@ -10,7 +10,6 @@ abort a scan of thousands.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import sys
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelkin.errors import ModelkinError
-
-_CHUNK = 1 << 20
+from modelkin.statements.manifest import manifest_digest, model_files, scan_directory
 
 
 def stat_signature(path: Path) -> list[list[Any]]:
@@ -29,68 +27,11 @@ def stat_signature(path: Path) -> list[list[Any]]:
 
     Like make and rsync, resume trusts unchanged sizes and modification times instead of
     re-reading every byte; a changed signature means the model is scanned again."""
-    path = Path(path)
     out: list[list[Any]] = []
-    for p in _model_files(path):
+    for name, p in model_files(Path(path)):
         st = p.stat()
-        name = p.name if p == path else p.relative_to(path).as_posix()
         out.append([name, st.st_size, st.st_mtime_ns])
     return out
-
-
-def _model_files(path: Path) -> list[Path]:
-    """The files a model manifest lists, by the rules of
-    :func:`modelkin.statements.manifest.scan_directory` (hidden entries skipped, symlinks
-    refused). Kept here because importing :mod:`modelkin.statements` loads JSON Schema
-    machinery that costs each fresh worker over a second; the driver computes the
-    manifest digest from the entries returned, and the tests check both agree."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ModelkinError(path, "not a file or directory")
-    out = []
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.is_symlink():
-            raise ModelkinError(p, "symlinks are not allowed in a model directory")
-        if p.is_file():
-            out.append(p)
-    if not out:
-        raise ModelkinError(path, "directory holds no files")
-    return out
-
-
-def manifest_files(path: Path) -> list[dict[str, Any]]:
-    """``[{name, sha256, size}]`` of the model at ``path`` (streamed sha256 of each file)."""
-    entries = []
-    for p in _model_files(path):
-        h = hashlib.sha256()
-        try:
-            with p.open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    h.update(chunk)
-        except OSError as exc:
-            raise ModelkinError(p, f"cannot read: {exc.strerror or exc}") from None
-        name = p.name if p == path else p.relative_to(path).as_posix()
-        entries.append({"name": name, "sha256": h.hexdigest(), "size": p.stat().st_size})
-    return entries
-
-
-def manifest_digest(files: list[dict[str, Any]], where: Path) -> str:
-    """The registration subject digest of ``files``: sha256 of the ``sha256sum``-style
-    text ``"<hex>  <name>\\n"`` sorted by name, as
-    :func:`modelkin.statements.manifest.manifest_digest` defines it (the registry
-    recomputes and checks it; the tests check both agree). Names that text cannot hold
-    unambiguously are refused, as there."""
-    rows = sorted((str(f["name"]), str(f["sha256"])) for f in files)
-    h = hashlib.sha256()
-    for name, digest in rows:
-        if not name or any(c in name for c in "\n\r\\"):
-            raise ModelkinError(where / name, "file name contains a newline or backslash")
-        h.update(f"{digest}  {name}\n".encode())
-    return h.hexdigest()
 
 
 def model_format(path: Path) -> str:
@@ -122,7 +63,7 @@ def scan_one(path: str, mode: str = "fast", seed: int = 0) -> dict[str, Any]:
         if not p.exists():
             raise ModelkinError(p, "no such file or directory")
         before = stat_signature(p)
-        files = manifest_files(p)
+        files = scan_directory(p)
         # One model per CPU is the unit of parallelism: BLAS threads on top would
         # oversubscribe the cores (measured: 1.7x slower for one model on 2 cores, far
         # worse when every core already runs a worker).
@@ -136,7 +77,7 @@ def scan_one(path: str, mode: str = "fast", seed: int = 0) -> dict[str, Any]:
             "ok": True,
             "stat": before,
             "manifest": files,
-            "manifest_digest": manifest_digest(files, p),
+            "manifest_digest": manifest_digest(files),
             "fingerprint": data,
             "fingerprint_digest": fp.digest(),
             "structure": fp.structure,

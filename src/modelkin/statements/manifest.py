@@ -54,17 +54,18 @@ def manifest_digest(files: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256(manifest_text(files)).hexdigest()
 
 
-def scan_directory(root: Path) -> list[dict[str, Any]]:
-    """Per-file entries for every regular file under ``root`` (or ``root`` itself if a file).
+def model_files(root: Path) -> list[tuple[str, Path]]:
+    """``(name, path)`` of every file a manifest of ``root`` lists, sorted by path.
 
-    Hidden files and directories (``.git``, ``.cache``) are skipped: they are not part of
-    the model. Symlinks are refused: a manifest must describe bytes, not pointers."""
+    ``root`` itself if it is a file. Hidden files and directories (``.git``, ``.cache``) are
+    skipped: they are not part of the model. Symlinks are refused: a manifest must
+    describe bytes, not pointers."""
     root = Path(root)
     if root.is_file():
-        return [{"name": root.name, "sha256": sha256_file(root), "size": root.stat().st_size}]
+        return [(root.name, root)]
     if not root.is_dir():
         raise ModelkinError(root, "not a file or directory")
-    entries = []
+    out = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
@@ -72,9 +73,15 @@ def scan_directory(root: Path) -> list[dict[str, Any]]:
         if path.is_symlink():
             raise ModelkinError(path, "symlinks are not allowed in a model directory")
         if path.is_file():
-            entries.append(
-                {"name": rel.as_posix(), "sha256": sha256_file(path), "size": path.stat().st_size}
-            )
-    if not entries:
+            out.append((rel.as_posix(), path))
+    if not out:
         raise ModelkinError(root, "directory holds no files")
-    return entries
+    return out
+
+
+def scan_directory(root: Path) -> list[dict[str, Any]]:
+    """Per-file ``{name, sha256, size}`` entries of :func:`model_files` (streamed sha256)."""
+    return [
+        {"name": name, "sha256": sha256_file(path), "size": path.stat().st_size}
+        for name, path in model_files(root)
+    ]
