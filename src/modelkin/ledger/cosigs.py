@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from modelkin.errors import LedgerError, ModelkinError
+from modelkin.fsio import write_atomic
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import parse as parse_checkpoint
-from modelkin.ledger.log import _fsync_write
 from modelkin.ledger.witness import ALG_COSIGNATURE_V1, verify_cosignature
 
 MAX_STORE = 1 << 20
@@ -172,7 +172,7 @@ class CosignatureStore:
             if kept:
                 current.update({c.ref: c for c in kept})
                 data = {k: asdict(v) for k, v in current.items()}
-                _fsync_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
+                write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
             return kept
 
 

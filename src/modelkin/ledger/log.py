@@ -80,23 +80,6 @@ class _Job:
     error: BaseException | None = None
 
 
-def _fsync_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Atomically replace ``path``: write a temp file, fsync, rename, fsync the directory."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 class Ledger:
     """A transparency log: key and ``signed.state`` in one directory, rows in a :class:`Store`."""
 

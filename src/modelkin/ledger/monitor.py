@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelkin.errors import LedgerError
+from modelkin.fsio import write_atomic
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import open_checkpoint
-from modelkin.ledger.log import Ledger, _fsync_write
+from modelkin.ledger.log import Ledger
 
 
 @dataclass
@@ -85,5 +86,5 @@ def check(
         "root": _note.b64(cp.root),
         "checkpoint": note_text,
     }
-    _fsync_write(state_path, json.dumps(new_state, indent=1).encode())
+    write_atomic(state_path, json.dumps(new_state, indent=1).encode())
     return report

@@ -15,7 +15,8 @@ import os
 import struct
 from pathlib import Path
 
-from modelkin.ledger.log import Ledger, _fsync_write
+from modelkin.fsio import write_atomic
+from modelkin.ledger.log import Ledger
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
@@ -87,5 +88,5 @@ def write_tiles(log: Ledger, out: Path, history: bool = True) -> int:
             s = parse_cp(split(text)[0]).size
             if s != size:
                 written += _tiles_for_size(log, out, s, partial_only=True)
-    _fsync_write(out / "checkpoint", log.checkpoint().encode())
+    write_atomic(out / "checkpoint", log.checkpoint().encode())
     return written + 1

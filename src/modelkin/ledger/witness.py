@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from modelkin.errors import LedgerError
+from modelkin.fsio import write_atomic
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import parse as parse_checkpoint
-from modelkin.ledger.log import _fsync_write
 
 ALG_COSIGNATURE_V1 = 0x04
 """signed-note signature type of a timestamped Ed25519 cosignature/v1."""
@@ -137,7 +137,7 @@ class Witness:
         return data
 
     def _save(self, state: dict[str, dict[str, dict[str, object]]]) -> None:
-        _fsync_write(self.state_dir / STATE, json.dumps(state, indent=1).encode())
+        write_atomic(self.state_dir / STATE, json.dumps(state, indent=1).encode())
 
     def _locked(self) -> int:
         fd = os.open(self.state_dir / "witness.lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from modelkin.errors import ModelkinError, NotFoundError
+from modelkin.fsio import atomic_writer
 from modelkin.statements.statement import is_sha256_hex
 
 MAX_BLOB = 1 << 30
@@ -82,16 +83,6 @@ class BlobStore:
         return data
 
     def _write(self, digest: str, chunks: list[bytes]) -> None:
-        target = self.path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for c in chunks:
-                    out.write(c)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(self.path(digest)) as out:
+            for c in chunks:
+                out.write(c)

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelkin.errors import ModelkinError
+from modelkin.fsio import write_atomic
 from modelkin.scan.collection import ModelEntry
-from modelkin.scan.journal import Journal, JournalEntry, sha256_bytes, write_atomic
+from modelkin.scan.journal import Journal, JournalEntry, sha256_bytes
 from modelkin.scan.runners import Result, Runner, Task
 from modelkin.scan.work import stat_signature
 

@@ -18,8 +18,6 @@ digest add a small boost (structure filters as tie-breakers).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from modelkin.errors import ModelkinError
+from modelkin.fsio import atomic_writer
 from modelkin.search.features import CHANNELS, DIMS, FEATURES_VERSION, Items
 
 INDEX_VERSION = 1
@@ -194,19 +193,11 @@ class SearchIndex:
         }
         for ch in CHANNELS:
             arrays[f"v_{ch}"], arrays[f"o_{ch}"] = self.matrix(ch)
-        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with atomic_writer(path) as f:
                 np.savez(f, **arrays)  # type: ignore[arg-type]
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ModelkinError(path, f"cannot write search index: {exc.strerror or exc}") from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod
