@@ -9,10 +9,8 @@ import pytest
 
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.forensics import compare
-
-synth = pytest.importorskip("modelkin.synth.models")
-specs = pytest.importorskip("modelkin.synth.specs")
-convert = pytest.importorskip("modelkin.synth.convert")
+from modelkin.synth import convert, specs, train
+from modelkin.synth import models as synth
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +42,6 @@ def test_gguf_copy_is_converted(tiny: dict[str, Fingerprint], copy: str) -> None
 def trained() -> dict[str, Fingerprint]:
     """Real CPU training (cached by recipe in part B's cache): two from-scratch runs with
     different seeds (independent controls) and a fine-tune of the first (derived)."""
-    train = pytest.importorskip("modelkin.synth.train")
     spec = specs.LlamaSpec(hidden_size=128, intermediate_size=256, num_hidden_layers=4)
     a = train.train(spec, 1, steps=60)
     b = train.train(spec, 2, steps=60)

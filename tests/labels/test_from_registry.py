@@ -19,8 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from modelkin.labels import build_label, label_from_dict, label_to_dict
 from modelkin.labels.outputs import EXPORT_FORMATS, LABEL_FORMATS, export, render
 from modelkin.registry import (

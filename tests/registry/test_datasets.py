@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from modelkin.errors import ModelkinError
 from modelkin.registry import (
     Registry,

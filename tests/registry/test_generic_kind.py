@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import make_model_dir
 
 from modelkin.errors import StatementError

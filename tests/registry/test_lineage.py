@@ -5,10 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import checkpoint_root, leaf_hash, make_model_dir, verify_inclusion
 
 from modelkin.registry import (

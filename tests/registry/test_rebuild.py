@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import make_model_dir
+from sqlalchemy import create_engine, text
 
 from modelkin.errors import LedgerError, StatementError
 from modelkin.registry import (

@@ -7,9 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import make_model_dir
 
 from modelkin.cli import main

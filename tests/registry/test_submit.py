@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import checkpoint_root, make_model_dir, verify_inclusion
 
 from modelkin.errors import NotFoundError, StatementError

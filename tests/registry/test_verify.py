@@ -17,9 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-pytest.importorskip("modelkin.ledger.merkle", reason="the ledger package is not built yet")
-
 from registry_helpers import make_model_dir
 from safetensors.numpy import load_file
 
@@ -130,7 +127,6 @@ def test_real_forensic_engine_on_tiny_llamas(
 ) -> None:
     """End to end with :mod:`modelkin.fingerprint` and :mod:`modelkin.forensics`: a noisy copy
     of a randomly initialised model (a transform) versus an independent initialisation."""
-    pytest.importorskip("modelkin.forensics.verdict", reason="forensic engine not built yet")
     pytest.importorskip("torch")
     import shutil
 

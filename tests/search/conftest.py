@@ -16,10 +16,7 @@ import pytest
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.registry import Registry, register_identity, register_model
 from modelkin.statements import Identity
-
-models = pytest.importorskip("modelkin.synth.models")
-specs = pytest.importorskip("modelkin.synth.specs")
-transforms = pytest.importorskip("modelkin.synth.transforms")
+from modelkin.synth import models, specs, transforms
 
 
 @dataclass
