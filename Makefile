@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint typecheck unit fixtures clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dev/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./dev
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -21,11 +21,11 @@ fixtures: setup
 ## The main job on the embedded default (SQLite + local files): seed the demo registry
 ## with the real models and serve the web UI and API on http://127.0.0.1:8000 (Ctrl-C stops).
 demo: fixtures
-	$(BIN)/modelkin serve --demo
+	$(BIN)/python -m modelkin_dev.demo
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src dev tests benchmarks scripts
+	$(BIN)/ruff format --check src dev tests benchmarks scripts
 
 typecheck: setup
 	$(BIN)/mypy

@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from _peers import modeldna_available, modelkin_available
-    from modelkin.fixtures import fetch
+    from modelkin_dev.fixtures import fetch
 
     models: dict[str, Path] = {mid: fetch(mid) for mid in ("minilm-l6", "minilm-l3", "gemma-270m")}
     if not args.no_synthetic:

@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--models", default="minilm-l6,minilm-l3,gemma-270m")
     args = ap.parse_args()
 
-    from modelkin.fixtures import fetch
+    from modelkin_dev.fixtures import fetch
 
     targets: list[tuple[str, Path]] = []
     for mid in args.models.split(","):

@@ -1,4 +1,4 @@
-"""Lineage benchmark: modelkin vs modelDNA on the labelled pairs of ``modelkin.synth``.
+"""Lineage benchmark: modelkin vs modelDNA on the labelled pairs of ``modelkin_dev.synth``.
 
 Builds (or reuses, from the cache) the ground-truth corpus — tiny llama/BERT models
 trained from scratch with different seeds, their fine-tunes, transforms of them and of
@@ -41,7 +41,7 @@ from _peers import (
     modeldna_available,
     modelkin_available,
 )
-from modelkin.synth import corpus, train
+from modelkin_dev.synth import corpus, train
 
 
 def auroc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -119,7 +119,7 @@ def extra_cases(cases: list[corpus.Case]) -> list[corpus.Case]:
     """Attention-head-only permutations (MLP units and hidden basis untouched), so the
     head-matching test is what must find them: tiny llama (GQA, 4 query / 2 kv heads)
     vs its parent and vs an independent seed, and MiniLM-L6 (12 heads) vs its parent."""
-    from modelkin.synth import transforms as T
+    from modelkin_dev.synth import transforms as T
 
     by_id = {c.id: c for c in cases}
     out: list[corpus.Case] = []
@@ -156,7 +156,7 @@ def extra_cases(cases: list[corpus.Case]) -> list[corpus.Case]:
 def curve_section(quick: bool) -> None:
     """Loss-curve test on real training runs: resumed copies vs independent seeds."""
     from modelkin.forensics.curves import background, compare_curves, read_curve
-    from modelkin.synth import specs
+    from modelkin_dev.synth import specs
 
     print("\n# loss curves (modelkin compare-curves) on real training runs")
     pairs: list[tuple[str, Path, Path, bool]] = []

@@ -63,9 +63,9 @@ print(json.dumps({"done": s.done, "failed": s.failed, "bytes": s.bytes, "seconds
 
 
 def _write_llama(out: Path, layers: int, seed: int) -> None:
-    from modelkin.synth import tokenizers
-    from modelkin.synth.hfdir import StreamWriter
-    from modelkin.synth.specs import LlamaSpec
+    from modelkin_dev.synth import tokenizers
+    from modelkin_dev.synth.hfdir import StreamWriter
+    from modelkin_dev.synth.specs import LlamaSpec
 
     spec = LlamaSpec(
         vocab_size=RECIPE["vocab"],
@@ -111,7 +111,7 @@ def build_collection() -> Path:
     shutil.rmtree(root, ignore_errors=True)
     for layers, seed in SYNTHETIC:
         _write_llama(root / "synthetic" / f"llama-{layers}l-s{seed}", layers, seed)
-    from modelkin.fixtures import fetch
+    from modelkin_dev.fixtures import fetch
 
     for mid in REAL:
         src = fetch(mid)

@@ -3,7 +3,7 @@
 Index = the real parents (tiny llama seed 0 and tiny BERT seed 0 trained here on the CPU,
 minilm-l6, minilm-l3, gemma-270m) + N synthetic distractors (100,000; ``--quick``:
 10,000). Queries = real derivatives of those parents (transforms made by
-``modelkin.synth`` and real fine-tunes, fingerprinted for real: the labelled corpus of
+``modelkin_dev.synth`` and real fine-tunes, fingerprinted for real: the labelled corpus of
 ``benchmarks/lineage_bench.py``) and independent controls (other training seeds), whose
 top 10 must hold no ``related`` verdict.
 
@@ -65,7 +65,7 @@ from modelkin.search.features import (
     token_rows,
 )
 from modelkin.search.index import INDEX_VERSION, SearchIndex
-from modelkin.synth import corpus, train
+from modelkin_dev.synth import corpus, train
 
 GENERATOR_VERSION = 3
 BASES = ("llama0", "llama1", "llama2", "bert0", "bert1", "minilm6", "minilm3", "gemma")

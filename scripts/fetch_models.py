@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from modelkin.fixtures import fetch, load_catalog
+from modelkin_dev.fixtures import fetch, load_catalog
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,7 @@
 """Shared test fixtures.
 
 ``real_models`` gives the paths of the real models from shared/MODELS.md, fetched once
-into the cache outside the repository (see :mod:`modelkin.fixtures`).
+into the cache outside the repository (see :mod:`modelkin_dev.fixtures`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modelkin.fixtures import fetch
+from modelkin_dev.fixtures import fetch
 
 # One BLAS thread per test process, as the CLI does (see modelkin.cli.one_blas_thread):
 # `pytest -n 2` already fills both cores, and spinning BLAS threads slow small problems 10x.

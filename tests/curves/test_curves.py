@@ -14,7 +14,7 @@ from modelkin.cli import main
 from modelkin.errors import ModelkinError
 from modelkin.forensics import Evidence
 from modelkin.forensics import curves as C
-from modelkin.synth import specs, train
+from modelkin_dev.synth import specs, train
 
 STEPS = 160
 

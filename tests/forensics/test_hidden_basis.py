@@ -13,7 +13,7 @@ from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import pack, unpack
 from modelkin.forensics import RELATED_P, compare
 from modelkin.forensics.hidden import hidden_permutation
-from modelkin.synth import transforms
+from modelkin_dev.synth import transforms
 
 from .conftest import FingerprintCache
 

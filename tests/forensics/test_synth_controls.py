@@ -1,4 +1,4 @@
-"""Tiny llama models from part B's :mod:`modelkin.synth`: independent random inits
+"""Tiny llama models from part B's :mod:`modelkin_dev.synth`: independent random inits
 (controls) and cross-format copies (safetensors vs GGUF, HF orientation restored)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.forensics import compare
-from modelkin.synth import convert, specs, train
-from modelkin.synth import models as synth
+from modelkin_dev.synth import convert, specs, train
+from modelkin_dev.synth import models as synth
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def test_real_forensic_engine_on_tiny_llamas(
 
     from safetensors.numpy import save_file
 
-    from modelkin.synth import models, specs
+    from modelkin_dev.synth import models, specs
 
     base = models.save(models.build(specs.TINY_LLAMA, 1), specs.TINY_LLAMA, tmp_path / "base")
     other = models.save(models.build(specs.TINY_LLAMA, 2), specs.TINY_LLAMA, tmp_path / "other")

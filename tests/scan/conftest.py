@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelkin.synth import tokenizers
-from modelkin.synth.hfdir import StreamWriter
-from modelkin.synth.specs import LlamaSpec
+from modelkin_dev.synth import tokenizers
+from modelkin_dev.synth.hfdir import StreamWriter
+from modelkin_dev.synth.specs import LlamaSpec
 
 
 def write_llama(out: Path, seed: int, spec: LlamaSpec | None = None) -> Path:

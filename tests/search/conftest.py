@@ -16,7 +16,7 @@ import pytest
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.registry import Registry, register_identity, register_model
 from modelkin.statements import Identity
-from modelkin.synth import models, specs, transforms
+from modelkin_dev.synth import models, specs, transforms
 
 
 @dataclass

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from server_live import live_server
 
-from modelkin.demo import seed_demo
 from modelkin.registry import Registry
+from modelkin_dev.demo import seed_demo
 
 pytestmark = pytest.mark.models
 
@@ -56,8 +56,8 @@ def test_demo_lineage_and_forensics(demo: str) -> None:
 
 def test_demo_fingerprint_upload_ranks_the_parent_first(demo: str, tmp_path: Path) -> None:
     from modelkin.fingerprint import fingerprint_model
-    from modelkin.fixtures import fetch
-    from modelkin.synth.transforms import add_noise
+    from modelkin_dev.fixtures import fetch
+    from modelkin_dev.synth.transforms import add_noise
 
     other = add_noise(fetch("minilm-l6"), tmp_path / "copy", scale=0.02, seed=99)
     fp = fingerprint_model(other).save(tmp_path / "copy.fp")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modelkin.synth import specs, train
+from modelkin_dev.synth import specs, train
 
 TINY_LLAMA = specs.TINY_LLAMA
 TINY_BERT = specs.TINY_BERT

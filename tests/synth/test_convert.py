@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import convert, hfdir, models
+from modelkin_dev.synth import convert, hfdir, models
 
 
 def _undo_rope_interleave(w: np.ndarray, n_head: int) -> np.ndarray:

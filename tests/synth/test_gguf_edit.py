@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import convert, gguf_edit
+from modelkin_dev.synth import convert, gguf_edit
 
 
 def _tensors(path: Path) -> dict[str, np.ndarray]:

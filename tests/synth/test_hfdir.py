@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import hfdir
+from modelkin_dev.synth import hfdir
 
 
 def test_stream_writer_roundtrip(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import data, hfdir, train
-from modelkin.synth.specs import TINY_BERT, TINY_LLAMA
+from modelkin_dev.synth import data, hfdir, train
+from modelkin_dev.synth.specs import TINY_BERT, TINY_LLAMA
 
 
 def _weights(run: train.Run) -> dict[str, np.ndarray]:

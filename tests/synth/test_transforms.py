@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import hfdir, models
-from modelkin.synth import transforms as T
+from modelkin_dev.synth import hfdir, models
+from modelkin_dev.synth import transforms as T
 
 IDS = np.random.default_rng(0).integers(5, 250, size=(2, 12))
 

@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-        demo: Annotated[bool, typer.Option(help="Seed the demo registry first.")] = False,
         tokens: Annotated[
             Path | None,
             typer.Option(help="JSON file {token: organisation}; when given, writes need a token."),
@@ -53,18 +52,12 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from modelkin.config import DB_URL_ENV, Home
-        from modelkin.demo import demo_signer
         from modelkin.server import ServerSettings, create_app
         from modelkin.server.tokens import load_tokens
 
         root = Home.resolve(home).ensure().root
         if db_url:  # Registry.open (in the app, the demo seeder) reads the database from here
             os.environ[DB_URL_ENV] = db_url
-        if demo:
-            from modelkin.cli.demo import run_demo
-
-            run_demo(root)
-            ui_signer = ui_signer or demo_signer(root)
         settings = ServerSettings(
             tokens=load_tokens(tokens) if tokens else {},
             max_body_bytes=max_body,

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import hfdir
-from modelkin.synth.specs import BertSpec, LlamaSpec, spec_from_config
+from modelkin_dev.synth import hfdir
+from modelkin_dev.synth.specs import BertSpec, LlamaSpec, spec_from_config
 
 _GGUF_NAMES = {
     "self_attn.q_proj.weight": "attn_q.weight",
@@ -150,7 +150,7 @@ def to_onnx(src: Path, out: Path, opset: int = 17) -> Path:
     ``token_type_ids``; output ``last_hidden_state``; dynamic batch and sequence)."""
     import torch
 
-    from modelkin.synth import models
+    from modelkin_dev.synth import models
 
     src, out = Path(src), Path(out)
     spec = spec_from_config(hfdir.read_config(src), src / "config.json")

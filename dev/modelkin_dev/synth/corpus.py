@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelkin.synth import convert, gguf_edit, specs, train
-from modelkin.synth import transforms as T
+from modelkin_dev.synth import convert, gguf_edit, specs, train
+from modelkin_dev.synth import transforms as T
 
 CORPUS_VERSION = 1
 #: Training length of the corpus' tiny models (steps of 16 x 64 tokens).
@@ -87,7 +87,7 @@ def build(
 
     ``real``: id -> path of the real fixtures (fetched when None); ``quick``: a small
     subset (tiny llama runs and a few MiniLM cases) for smoke runs."""
-    from modelkin.fixtures import fetch
+    from modelkin_dev.fixtures import fetch
 
     say = progress or (lambda _m: None)
     root = _root()

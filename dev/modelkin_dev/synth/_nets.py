@@ -1,6 +1,6 @@
 """Minimal torch networks whose parameter names are those of ``transformers``.
 
-Private: imported lazily by :mod:`.models` so that ``modelkin.synth`` imports without
+Private: imported lazily by :mod:`.models` so that ``modelkin_dev.synth`` imports without
 torch. Module attribute names mirror ``LlamaForCausalLM`` and ``BertModel`` exactly, so
 ``state_dict()`` keys *are* the HF tensor names and a real checkpoint (e.g. MiniLM) loads
 into :class:`Bert` unchanged — which is what lets the tests check that a transform
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from modelkin.synth.specs import BertSpec, LlamaSpec
+from modelkin_dev.synth.specs import BertSpec, LlamaSpec
 
 
 class RMSNorm(nn.Module):

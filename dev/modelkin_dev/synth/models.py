@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import hfdir, tokenizers
-from modelkin.synth.specs import Spec, spec_from_config
+from modelkin_dev.synth import hfdir, tokenizers
+from modelkin_dev.synth.specs import Spec, spec_from_config
 
 if TYPE_CHECKING:
     from torch import nn
@@ -31,7 +31,7 @@ def build(spec: Spec, seed: int) -> nn.Module:
     Depends only on ``(spec, seed)``: the independently trained controls differ by seed."""
     import torch
 
-    from modelkin.synth import _nets
+    from modelkin_dev.synth import _nets
 
     gen = torch.Generator().manual_seed(seed)
     net = _nets.build(spec)
@@ -68,7 +68,7 @@ def load(model_dir: Path) -> nn.Module:
     ignored; a missing weight is an error naming it."""
     import torch
 
-    from modelkin.synth import _nets
+    from modelkin_dev.synth import _nets
 
     spec = spec_from_config(hfdir.read_config(model_dir), Path(model_dir) / "config.json")
     net = _nets.build(spec)

@@ -59,7 +59,7 @@ class Corpus:
 
     def tokens(self, model_type: str) -> np.ndarray:
         """The text as byte-tokenizer ids for ``model_type``."""
-        from modelkin.synth.tokenizers import encode
+        from modelkin_dev.synth.tokenizers import encode
 
         return encode(self.text, model_type)
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import hfdir, tokenizers
-from modelkin.synth.specs import BertSpec, LlamaSpec, Spec, spec_from_config
+from modelkin_dev.synth import hfdir, tokenizers
+from modelkin_dev.synth.specs import BertSpec, LlamaSpec, Spec, spec_from_config
 
 Tensor = tuple[str, np.ndarray]
 TensorFn = Callable[[str, np.ndarray], Iterable[Tensor]]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from modelkin.demo.seed import DemoSummary, demo_signer, seed_demo
+from modelkin_dev.demo.seed import DemoSummary, demo_signer, seed_demo
 
 __all__ = ["DemoSummary", "demo_signer", "seed_demo"]

@@ -4,8 +4,8 @@ What is seeded (see ``/work/shared/MODELS.md`` for the models' known history):
 
 * identities ``demo-lab`` (a model lab) and ``demo-auditor``, keys kept in ``<home>/keys``;
 * the real models ``minilm-l6`` (HF safetensors), ``minilm-l3`` (ONNX), ``gemma-270m`` (GGUF)
-  from :mod:`modelkin.fixtures`, plus ``minilm-l6-tuned``: minilm-l6 with light Gaussian
-  noise (:func:`modelkin.synth.transforms.add_noise`, a stand-in for a fine-tune);
+  from :mod:`modelkin_dev.fixtures`, plus ``minilm-l6-tuned``: minilm-l6 with light Gaussian
+  noise (:func:`modelkin_dev.synth.transforms.add_noise`, a stand-in for a fine-tune);
 * a dataset over a few real text files written into ``<home>/demo/data``;
 * a training run producing ``minilm-l6-tuned`` from ``minilm-l6`` on that dataset;
 * ``minilm-l6-scratch``: minilm-l6's architecture with freshly initialised (seeded) weights,
@@ -80,7 +80,7 @@ def _init_like(src: Path, out: Path) -> None:
     control a false lineage claim is contradicted against. Needs torch."""
     import json
 
-    from modelkin.synth import models, specs
+    from modelkin_dev.synth import models, specs
 
     spec = specs.spec_from_config(json.loads((src / "config.json").read_text(encoding="utf-8")))
     models.save(models.build(spec, seed=1234), spec, out)
@@ -117,7 +117,7 @@ def seed_demo(
 ) -> DemoSummary:
     """Seed (or complete) the demo registry in ``home``; idempotent."""
     if fetch is None:
-        from modelkin.fixtures import fetch as fetch_fixture
+        from modelkin_dev.fixtures import fetch as fetch_fixture
 
         fetch = fetch_fixture
     h = Home.resolve(home).ensure()
@@ -140,7 +140,7 @@ def seed_demo(
             _step(reg, s, mid, "model", make)
         tuned = h.root / "demo" / TUNED
         if not _exists(reg, TUNED, "model"):
-            from modelkin.synth.transforms import add_noise
+            from modelkin_dev.synth.transforms import add_noise
 
             if not tuned.exists():
                 add_noise(paths["minilm-l6"], tuned, scale=0.01, seed=7)

@@ -12,7 +12,7 @@ Three kinds of run give the real-training half of the ground truth:
 Batches depend only on ``(data_seed, step)`` and the learning-rate schedule only on the
 step, so the first ``k`` steps of a long run equal a ``k``-step run — which is what makes
 :func:`resume` cheap and exact. Every run is stored under
-``modelkin.fixtures.cache_dir()/"synth"/<sha256 of the recipe>`` with ``loss.csv``
+``modelkin_dev.fixtures.cache_dir()/"synth"/<sha256 of the recipe>`` with ``loss.csv``
 (``step,tokens,loss``), ``recipe.json`` and the HF model directory, and reused when present.
 """
 
@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkin.errors import ModelkinError
-from modelkin.synth import models
-from modelkin.synth.data import corpus
-from modelkin.synth.specs import BertSpec, Spec, spec_from_config
-from modelkin.synth.tokenizers import BERT_MASK_ID, byte_offset
+from modelkin_dev.synth import models
+from modelkin_dev.synth.data import corpus
+from modelkin_dev.synth.specs import BertSpec, Spec, spec_from_config
+from modelkin_dev.synth.tokenizers import BERT_MASK_ID, byte_offset
 
 if TYPE_CHECKING:
     from torch import nn
@@ -85,7 +85,7 @@ class Run:
 
 def cache_root() -> Path:
     """Where runs are cached (outside the repository)."""
-    from modelkin.fixtures import cache_dir
+    from modelkin_dev.fixtures import cache_dir
 
     return cache_dir() / "synth"
 
