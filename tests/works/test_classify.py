@@ -69,7 +69,6 @@ def test_declared_precise_term_is_kept() -> None:
     ("ai_use", "needle"),
     [
         ({"systems": [{"name": "G", "role": "generated"}], "ai_share": 0}, "ai_share is 0"),
-        ({"systems": [], "ai_share": 0.5}, "no AI system"),
         ({"systems": [{"name": "G", "role": "edited"}], "ai_share": 1}, "no system has role"),
         (
             {
@@ -79,7 +78,13 @@ def test_declared_precise_term_is_kept() -> None:
             },
             "human contribution",
         ),
-        ({"systems": [], "digital_source_type": "trainedAlgorithmicMedia"}, "means ai-generated"),
+        (
+            {
+                "systems": [{"name": "Painter", "role": "edited"}],
+                "digital_source_type": "trainedAlgorithmicMedia",
+            },
+            "means ai-generated",
+        ),
         ({"systems": [], "digital_source_type": "madeUpTerm"}, "not a known IPTC"),
     ],
 )
@@ -106,6 +111,8 @@ def test_no_declaration_uses_manifest() -> None:
     assert "C2PA manifest" in c.reasons[0]
 
 
-def test_non_human_authors_with_human_tier_flagged() -> None:
-    c = classify(work(None, authors=[{"name": "Bot", "human": False}]))
-    assert any("no author is human" in f for f in c.contradictions)
+def test_unnamed_system_is_inferred_from_a_share() -> None:
+    # a share with no system named is incomplete, not contradictory: the inference is shown
+    c = classify(work({"systems": [], "ai_share": 0.5}))
+    assert c.tier == "ai-assisted" and not c.contradictions
+    assert any(i.fact == "generator" and i.source == "ai_use.ai_share" for i in c.inferences)

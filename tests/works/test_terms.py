@@ -27,7 +27,9 @@ def term(w: Any, pack: str, tier: str = "human", **kw: Any) -> Any:
 
 
 def test_shipped_packs() -> None:
-    assert builtin_pack_ids() == ["eu", "uk-bill", "uk-cdpa", "us"]
+    assert builtin_pack_ids() == [
+        "cn", "eu", "hk", "ie", "in", "jp", "nz", "uk-bill", "uk-cdpa", "us"
+    ]  # fmt: skip
     for p in builtin_pack_ids():
         pack = load_pack(p)
         assert all(r.citation for r in pack.rules)

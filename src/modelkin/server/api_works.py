@@ -6,7 +6,6 @@ registry, so work statements can be submitted through ``POST /api/v1/statements`
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -30,9 +29,7 @@ def work_of(registry: Registry, ref: str) -> tuple[str, Work]:
 
 
 def classification_dict(c: Classification) -> dict[str, Any]:
-    out = dataclasses.asdict(c)
-    out["digital_source_type_uri"] = c.digital_source_type_uri
-    return out
+    return c.to_dict()
 
 
 @router.get("/{ref}/classification", summary="A work's tier: human, AI-assisted, AI-generated")
@@ -48,5 +45,6 @@ def terms(
     pack: Annotated[str, Query(pattern=PACKS)] = "uk-cdpa",
 ) -> dict[str, Any]:
     rid, work = work_of(state.registry, ref)
-    tier = classify(work).tier
-    return {"record_id": rid, **compute_term(work, tier, load_pack(pack)).to_dict()}
+    c = classify(work)
+    result = compute_term(work, c.tier, load_pack(pack), contribution=c.contribution)
+    return {"record_id": rid, **result.to_dict()}

@@ -39,7 +39,12 @@ def _rows(state: ServerState, pack: str) -> list[dict[str, Any]]:
         _, work = work_of(state.registry, rec.id)
         c = classify(work)
         rows.append(
-            {"rec": rec, "work": work, "tier": c, "term": compute_term(work, c.tier, rules)}
+            {
+                "rec": rec,
+                "work": work,
+                "tier": c,
+                "term": compute_term(work, c.tier, rules, contribution=c.contribution),
+            }
         )
     return rows
 

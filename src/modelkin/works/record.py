@@ -20,6 +20,36 @@ from modelkin.errors import ModelkinError
 WORK_KINDS = ("text", "image", "audio", "video", "code", "other")
 #: What an AI system did in making the work (C2PA-style verbs, coarse on purpose).
 AI_ROLES = ("generated", "edited", "assisted", "none")
+#: What a person did in making the work, strongest first. The law asks different questions of
+#: each: ``author`` wrote/drew/composed the expression; ``modification`` creatively modified
+#: AI output; ``selection-arrangement`` selected and arranged material (AI output included)
+#: into a whole; ``selection`` chose among generated outputs (iterating on them);
+#: ``prompt`` wrote prompts or set parameters; ``arrangements`` made the arrangements
+#: necessary for the work's creation (operated or commissioned the system, CDPA s.9(3)).
+HUMAN_ROLES = (
+    "author",
+    "modification",
+    "selection-arrangement",
+    "selection",
+    "prompt",
+    "arrangements",
+)
+#: Other ways people write those roles; normalisation maps them and says so.
+ROLE_ALIASES = {
+    "writer": "author", "artist": "author", "creator": "author", "composer": "author",
+    "wrote": "author", "drew": "author", "authored": "author",
+    "editor": "modification", "edited": "modification", "modified": "modification",
+    "edit": "modification", "modifications": "modification", "retouching": "modification",
+    "arranger": "selection-arrangement", "compiler": "selection-arrangement",
+    "compilation": "selection-arrangement", "selection and arrangement": "selection-arrangement",
+    "curator": "selection", "curated": "selection", "selected": "selection",
+    "curation": "selection", "chose": "selection",
+    "prompter": "prompt", "prompted": "prompt", "prompting": "prompt", "prompts": "prompt",
+    "prompt engineer": "prompt", "parameters": "prompt",
+    "operator": "arrangements", "commissioner": "arrangements", "producer": "arrangements",
+}  # fmt: skip
+#: Where an AI-use disclosure came from: the creator, a C2PA manifest, or nobody said anything.
+DISCLOSURE_SOURCES = ("declared", "c2pa", "none")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -32,14 +62,19 @@ class Author:
     human: bool = True
     birth_year: int | None = None
     death_year: int | None = None
+    #: the roles as the creator wrote them (canonical or an alias); empty = not stated
+    roles: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "human": self.human,
             "birth_year": self.birth_year,
             "death_year": self.death_year,
         }
+        if self.roles:
+            out["roles"] = list(self.roles)
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,13 +99,22 @@ class Disclosure:
 
     ``ai_share`` is the AI-generated fraction of the work (0..1), ``None`` when not stated;
     ``digital_source_type`` is an IPTC DigitalSourceType term the creator declared, if any.
-    ``source`` says where it came from: ``declared`` or ``c2pa`` (read from a manifest)."""
+    ``source`` says where it came from: ``declared``, ``c2pa`` (read from a manifest: only what
+    the manifest says, never what modelkin inferred from it) or ``none`` (no disclosure made).
+    ``c2pa`` is the manifest evidence kept with a registered work: validation state, trust,
+    signer, failure codes and the actions' digital source types."""
 
     systems: tuple[AISystem, ...] = ()
     ai_share: float | None = None
     human_contribution: str | None = None
     digital_source_type: str | None = None
     source: str = "declared"
+    c2pa: dict[str, Any] | None = None
+
+    @property
+    def stated(self) -> bool:
+        """Whether anyone made a disclosure at all (``source`` other than ``none``)."""
+        return self.source != "none"
 
     @property
     def active_systems(self) -> tuple[AISystem, ...]:
@@ -78,13 +122,16 @@ class Disclosure:
         return tuple(s for s in self.systems if s.role != "none")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "systems": [s.to_dict() for s in self.systems],
             "ai_share": self.ai_share,
             "human_contribution": self.human_contribution,
             "digital_source_type": self.digital_source_type,
             "source": self.source,
         }
+        if self.c2pa is not None:
+            out["c2pa"] = self.c2pa
+        return out
 
 
 @dataclass(frozen=True)
@@ -204,21 +251,27 @@ def _system(d: object, i: int, where: str) -> AISystem:
 def disclosure_from_dict(d: object, where: str) -> Disclosure:
     """Parse the ``ai_use`` object."""
     if d is None:
-        return Disclosure()
+        return Disclosure(source="none")
     if not isinstance(d, dict):
         raise ModelkinError(where, "field 'ai_use' must be an object")
     systems = d.get("systems", [])
     if not isinstance(systems, list):
         raise ModelkinError(where, "ai_use.systems must be a list")
     source = d.get("source", "declared")
-    if source not in ("declared", "c2pa"):
-        raise ModelkinError(where, f"ai_use.source must be 'declared' or 'c2pa', got {source!r}")
+    if source not in DISCLOSURE_SOURCES:
+        raise ModelkinError(
+            where, f"ai_use.source must be one of {', '.join(DISCLOSURE_SOURCES)}, got {source!r}"
+        )
+    c2pa = d.get("c2pa")
+    if c2pa is not None and not isinstance(c2pa, dict):
+        raise ModelkinError(where, "ai_use.c2pa must be an object")
     return Disclosure(
         systems=tuple(_system(s, i, where) for i, s in enumerate(systems)),
         ai_share=parse_share(d.get("ai_share"), where),
         human_contribution=_str(d, "human_contribution", f"{where}: ai_use", required=False),
         digital_source_type=_str(d, "digital_source_type", f"{where}: ai_use", required=False),
         source=source,
+        c2pa=c2pa,
     )
 
 
@@ -234,7 +287,39 @@ def _author(d: object, i: int, where: str) -> Author:
         human=human,
         birth_year=_year(d, "birth_year", w),
         death_year=_year(d, "death_year", w),
+        roles=_roles(d, w),
     )
+
+
+def canonical_role(role: str) -> str | None:
+    """The canonical human role for a role as written (case and spacing ignored), or None."""
+    key = " ".join(role.strip().lower().replace("_", " ").split())
+    if key.replace(" ", "-") in HUMAN_ROLES:
+        return key.replace(" ", "-")
+    return ROLE_ALIASES.get(key)
+
+
+def _roles(d: dict[str, Any], w: str) -> tuple[str, ...]:
+    """``role`` (one string) and/or ``roles`` (a list): each must name a known contribution."""
+    raw: list[object] = []
+    if "role" in d and d["role"] is not None:
+        raw.append(d["role"])
+    many = d.get("roles")
+    if many is not None:
+        if not isinstance(many, list):
+            raise ModelkinError(w, "field 'roles' must be a list of strings")
+        raw.extend(many)
+    out: list[str] = []
+    for r in raw:
+        if not isinstance(r, str) or not r.strip() or len(r) > 60:
+            raise ModelkinError(w, f"role {r!r} must be a short non-empty string")
+        if canonical_role(r) is None:
+            raise ModelkinError(
+                w, f"unknown role {r!r} (known: {', '.join(HUMAN_ROLES)}, or an alias of one)"
+            )
+        if r.strip() not in out:
+            out.append(r.strip())
+    return tuple(out)
 
 
 def work_from_dict(d: object, where: str, today: dt.date | None = None) -> Work:

@@ -22,6 +22,16 @@ BASES = ("death", "creation", "publication")
 PROTECTIONS = ("full", "partial", "none")
 AUTHOR_STATES = ("known", "unknown", "none")
 PICKS = ("priority", "first", "last")
+#: The strongest human contribution (see ``normalise.CONTRIBUTION_ORDER``).
+CONTRIBUTIONS = (
+    "none",
+    "arrangements",
+    "prompt",
+    "selection",
+    "selection-arrangement",
+    "modification",
+    "author",
+)
 MAX_PACK_BYTES = 1 << 20
 
 
@@ -46,6 +56,8 @@ class Rule:
     tier: tuple[str, ...] | None = None
     author: str | None = None
     hire: bool | None = None
+    #: the strongest human contribution must be one of these (``none`` = no human took part)
+    contribution: tuple[str, ...] | None = None
     pick: str = "priority"
     #: a statutory presumption for authors whose death is not known (e.g. 17 USC 302(e)):
     #: (citation, note, pick, terms); it only adds a dated note, never shortens the term
@@ -83,6 +95,7 @@ class RulePack:
                     "tier": list(r.tier) if r.tier else None,
                     "author": r.author,
                     "hire": r.hire,
+                    "contribution": list(r.contribution) if r.contribution else None,
                     "pick": r.pick,
                     "terms": [
                         {"base": t.base, "years": t.years, "within_years": t.within_years}
@@ -149,6 +162,11 @@ def _rule(d: object, i: int, params: dict[str, int], where: str) -> Rule:
     hire = d.get("hire")
     if hire is not None and not isinstance(hire, bool):
         raise ModelkinError(w, "hire must be true or false")
+    contribution = d.get("contribution")
+    if contribution is not None and (
+        not isinstance(contribution, list) or not set(contribution) <= set(CONTRIBUTIONS)
+    ):
+        raise ModelkinError(w, f"contribution must be a list of {CONTRIBUTIONS}")
     pick = d.get("pick", "priority")
     if pick not in PICKS:
         raise ModelkinError(w, f"pick must be one of {PICKS}")
@@ -179,6 +197,7 @@ def _rule(d: object, i: int, params: dict[str, int], where: str) -> Rule:
         tier=tuple(tier) if tier is not None else None,
         author=author,
         hire=hire,
+        contribution=tuple(contribution) if contribution is not None else None,
         pick=pick,
         unknown_death=unknown_death,
     )
@@ -233,7 +252,7 @@ def builtin_pack_ids() -> list[str]:
 
 
 def load_pack(name_or_path: str) -> RulePack:
-    """A shipped pack by id (``uk-bill``, ``uk-cdpa``, ``us``, ``eu``) or a pack file path."""
+    """A shipped pack by id (see :func:`builtin_pack_ids`) or a pack file path."""
     if name_or_path in builtin_pack_ids():
         res = resources.files("modelkin.works").joinpath("rules").joinpath(f"{name_or_path}.toml")
         return parse_pack(res.read_text("utf-8"), f"rules/{name_or_path}.toml")

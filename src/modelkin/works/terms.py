@@ -30,6 +30,7 @@ class TermResult:
     pack: str
     tier: str
     rule_id: str
+    jurisdiction: str
     citation: str
     status: str  # protected | partially protected | public domain
     protected_until: dt.date | None
@@ -42,6 +43,7 @@ class TermResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "pack": self.pack,
+            "jurisdiction": self.jurisdiction,
             "tier": self.tier,
             "rule_id": self.rule_id,
             "citation": self.citation,
@@ -67,10 +69,20 @@ def author_state(work: Work) -> str:
     return "none" if work.authors else "unknown"
 
 
-def _matches(rule: Rule, work: Work, tier: str) -> bool:
+def default_contribution(work: Work, tier: str) -> str:
+    """The strongest human contribution when the caller has no normalised facts: a named
+    human author of a human or AI-assisted work authored it; nobody is known otherwise."""
+    if work.human_authors and tier != "ai-generated":
+        return "author"
+    return "none"
+
+
+def _matches(rule: Rule, work: Work, tier: str, contribution: str) -> bool:
     if rule.tier is not None and tier not in rule.tier:
         return False
     if rule.author is not None and rule.author != author_state(work):
+        return False
+    if rule.contribution is not None and contribution not in rule.contribution:
         return False
     return rule.hire is None or rule.hire == work.made_for_hire
 
@@ -132,16 +144,24 @@ def _presumption(rule: Rule, work: Work, params: dict[str, int], notes: list[str
     notes.append(f"{citation}: from {year + 1}-01-01, {note}".rstrip(", "))
 
 
+def _open_reason(spec: TermSpec, work: Work, params: dict[str, int]) -> str:
+    """Why a death-based term cannot end yet, in words a reader can check."""
+    years = _years(spec, params)
+    alive = [a.name for a in work.human_authors if a.death_year is None]
+    who = "the last surviving author" if len(work.human_authors) > 1 else "the author"
+    return f"life of {who} + {years} years: death year unknown ({', '.join(alive)})"
+
+
 def _pick(
     rule: Rule, work: Work, params: dict[str, int], notes: list[str]
-) -> tuple[int, str] | None:
-    """Apply the rule's alternatives; None while the end cannot be known yet."""
+) -> tuple[int, str] | str:
+    """Apply the rule's alternatives; a reason (str) while the end cannot be known yet."""
     found: list[tuple[int, str]] = []
     for spec in rule.terms:
         got = _one_term(spec, work, params, notes)
         if got == "unknown":
             _presumption(rule, work, params, notes)
-            return None
+            return _open_reason(spec, work, params)
         if got is None:
             if spec.base == "publication" and work.published is None:
                 notes.append("not yet published (made available): no publication-based term")
@@ -151,6 +171,12 @@ def _pick(
             return got
         found.append(got)
     if not found:
+        if work.published is None and all(s.base == "publication" for s in rule.terms):
+            notes.append(
+                "the term runs from first making available to the public, which has not happened "
+                "yet: protected, end not yet known"
+            )
+            return "runs from first making available to the public: not yet made available"
         raise ModelkinError(work.title, f"rule {rule.id} has no term that applies to this work")
     if rule.pick == "first":
         end = min(found)
@@ -166,11 +192,21 @@ def compute_term(
     pack: RulePack,
     as_of: dt.date | None = None,
     params: dict[str, int] | None = None,
+    contribution: str | None = None,
 ) -> TermResult:
     """Protection of ``work`` (classified ``tier``) under ``pack`` on ``as_of`` (default today).
 
-    ``params`` overrides the pack's parameters (e.g. ``{"ai_assisted_years": 10}``)."""
+    ``params`` overrides the pack's parameters (e.g. ``{"ai_assisted_years": 10}``);
+    ``contribution`` is the strongest human contribution from the normalised facts
+    (``Classification.contribution``), which rules about prompts and arrangements need.
+    A date before the work was made is refused: nothing can be said of a work that does not
+    exist yet."""
     day = as_of or dt.date.today()
+    if day < work.created:
+        raise ModelkinError(
+            "--as-of", f"{day} is before the work was created ({work.created}): refused"
+        )
+    who = contribution or default_contribution(work, tier)
     merged = dict(pack.params)
     for k, v in (params or {}).items():
         if k not in pack.params:
@@ -179,7 +215,7 @@ def compute_term(
         if not 0 <= v <= 500:
             raise ModelkinError(f"--param {k}", f"{v} years is out of range 0..500")
         merged[k] = v
-    rule = next((r for r in pack.rules if _matches(r, work, tier)), None)
+    rule = next((r for r in pack.rules if _matches(r, work, tier, who)), None)
     if rule is None:
         raise ModelkinError(pack.source, f"no rule of pack {pack.id} covers this work ({tier})")
     notes = [rule.note] if rule.note else []
@@ -192,6 +228,7 @@ def compute_term(
         pack=pack.id,
         tier=tier,
         rule_id=rule.id,
+        jurisdiction=pack.jurisdiction,
         citation=rule.citation,
         status="public domain",
         protected_until=None,
@@ -205,8 +242,8 @@ def compute_term(
         return base
     picked = _pick(rule, work, merged, notes)
     status = _STATUS[rule.protection]
-    if picked is None:
-        return replace(base, status=status, public_domain_from=None, basis="term not yet known")
+    if isinstance(picked, str):
+        return replace(base, status=status, public_domain_from=None, basis=picked)
     year, basis = picked
     until = dt.date(year, 12, 31)
     free = dt.date(year + 1, 1, 1)
@@ -217,3 +254,24 @@ def compute_term(
         public_domain_from=free,
         basis=basis,
     )
+
+
+def compare_terms(
+    work: Work,
+    classification: Any,
+    as_of: dt.date | None = None,
+    params: dict[str, int] | None = None,
+    packs: list[str] | None = None,
+) -> list[TermResult]:
+    """One result per shipped jurisdiction pack (or ``packs``), for ``modelkin works compare``
+    and the work's page. ``params`` apply to the packs that have them; others ignore them."""
+    from modelkin.works.rulepacks import builtin_pack_ids, load_pack
+
+    out = []
+    for pid in packs or builtin_pack_ids():
+        pack = load_pack(pid)
+        mine = {k: v for k, v in (params or {}).items() if k in pack.params}
+        out.append(
+            compute_term(work, classification.tier, pack, as_of, mine, classification.contribution)
+        )
+    return out
