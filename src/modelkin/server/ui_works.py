@@ -1,4 +1,9 @@
-"""The Works pages: list works with tier and term; register one through a form.
+"""The Works pages: list works with tier and term; one page per work; register through a form.
+
+A work's page shows what a reader needs without reading JSON: the tier and the human
+contribution, the reasons, every inference (with source and citation) and conflict, the term
+in every jurisdiction with the rule that decided and why an open end is open, the disclosure
+label, and the C2PA validation state (an unverified disclosure says so).
 
 The form needs a signer: the operator names one key file (``ServerSettings.ui_signer``,
 e.g. the demo identity). Without it, or when the operator requires API tokens for writes,
@@ -24,8 +29,10 @@ from modelkin.server.state import ServerState
 from modelkin.server.ui import page
 from modelkin.statements import Identity
 from modelkin.works import AI_ROLES, WORK_KINDS, builtin_pack_ids, classify, compute_term, load_pack
+from modelkin.works.disclosure import disclosure_rows
 from modelkin.works.record import work_from_dict
 from modelkin.works.register import register_work
+from modelkin.works.terms import compare_terms
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[ServerState, Depends(get_state)]
@@ -61,6 +68,18 @@ def works(
         kinds=WORK_KINDS, roles=AI_ROLES,
         can_register=state.settings.ui_signer is not None and not state.settings.tokens,
         registered=registered,
+    )  # fmt: skip
+
+
+@router.get("/works/{ref}", response_class=HTMLResponse)
+def work_page(request: Request, state: State, ref: str) -> HTMLResponse:
+    """One work: tier, reasons, inferences, conflicts, terms everywhere, disclosure, C2PA."""
+    rid, work = work_of(state.registry, ref)
+    rec = state.registry.record(rid, "work")
+    c = classify(work)
+    return page(
+        request, "work.html", rec=rec, work=work, c=c, terms=compare_terms(work, c),
+        disclosure=disclosure_rows(work, c), c2pa=work.disclosure.c2pa,
     )  # fmt: skip
 
 

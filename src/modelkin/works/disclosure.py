@@ -48,14 +48,47 @@ def _lines(work: Work, c: Classification, as_of: dt.date) -> list[tuple[str, str
     rows.append(("Human contribution", d.human_contribution or "not described"))
     if work.sha256:
         rows.append(("Content sha256", work.sha256))
+    rows += _trust_rows(work, c)
     if c.tier != "human":
         duty = "applies" if as_of >= AI_ACT_50_2_FROM else f"applies from {AI_ACT_50_2_FROM}"
         rows.append(
             ("EU AI Act art. 50(2)", f"machine-readable marking of AI-generated output {duty}")
         )
+    for i in c.inferences:
+        rows.append(("Inferred", i.text()))
     for flag in c.contradictions:
-        rows.append(("Contradiction", flag))
+        rows.append(("Conflict", flag))
     return rows
+
+
+def _trust_rows(work: Work, c: Classification) -> list[tuple[str, str]]:
+    """The C2PA evidence, with an unverified disclosure marked as such on every label."""
+    ev = work.disclosure.c2pa
+    trust = c.facts.manifest_trust if c.facts else None
+    if ev is None and trust is None:
+        return []
+    rows = []
+    if ev is not None:
+        signer = ev.get("signer") or "unknown signer"
+        rows.append(("C2PA validation", f"{ev.get('validation_state')} ({signer})"))
+    if trust == "unverified" or (ev is not None and not ev.get("trusted")):
+        rows.append(
+            (
+                "Disclosure status",
+                "UNVERIFIED DISCLOSURE: the C2PA manifest is intact but its signer is not "
+                "on the trust list",
+            )
+        )
+    elif trust == "trusted" or (ev is not None and ev.get("trusted")):
+        rows.append(("Disclosure status", "C2PA manifest signed by a trusted signer"))
+    return rows
+
+
+def disclosure_rows(
+    work: Work, c: Classification, as_of: dt.date | None = None
+) -> list[tuple[str, str]]:
+    """The label's rows (key, value), for pages that lay them out themselves."""
+    return _lines(work, c, as_of or dt.date.today())
 
 
 def label_markdown(work: Work, c: Classification, as_of: dt.date | None = None) -> str:
