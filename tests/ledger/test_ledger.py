@@ -45,7 +45,8 @@ def test_append_returns_verifiable_proof_and_checkpoint(tmp_path: Path, db_url: 
         assert log.root() == mk.root_from_entries([f"e{i}".encode() for i in range(10)])
         assert len(log.checkpoints()) == 11
         assert mk.verify_consistency(3, 10, log.root(3), log.root(), log.consistency_proof(3, 10))
-        assert log.consistency_proof(0, 10) == []  # empty tree: trivially a prefix
+        with pytest.raises(LedgerError, match="no consistency proof from size 0"):
+            log.consistency_proof(0, 10)  # nothing to prove: never an empty "proof"
 
 
 def test_duplicates_return_existing_index(tmp_path: Path, db_url: str | None) -> None:

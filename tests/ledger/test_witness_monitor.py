@@ -60,9 +60,12 @@ def test_witness_codes_and_cosignature(tmp_path: Path) -> None:
         assert bad.status == 422 and bad.evidence == [cp5, lb.checkpoint()]
         good = w.add_checkpoint(5, la.consistency_proof(5, 7), la.checkpoint())
         assert good.ok
-        # now b's size-7 checkpoint is a second root at the same size: split view
+        # now b's size-7 checkpoint is a second root at the same size: split view, which
+        # c2sp.org/tlog-witness answers with 409 (old size = checkpoint size, roots differ)
         split = w.add_checkpoint(7, [], lb.checkpoint())
-        assert split.status == 422 and la.checkpoint() in split.evidence
+        assert split.status == 409 and split.size == 7 and la.checkpoint() in split.evidence
+        kept = w.evidence()
+        assert len(kept) == 1 and kept[0]["offered"] == lb.checkpoint()
     assert Witness.load(tmp_path / "w").logs()[ORIGIN]["size"] == 7  # persisted
 
 

@@ -2,7 +2,9 @@
 
 Each capability has its own module in this package with a ``register(app)`` function that
 adds its commands or sub-apps; :func:`build_app` discovers them, so adding a capability
-never means editing a central list.
+never means editing a central list. When the first argument names a module that registers
+a command of that name (``ledger`` in ``cli/ledger.py``), only that module is imported:
+``modelkin ledger append`` then starts without loading every capability's dependencies.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ import typer
 from modelkin.errors import ModelkinError
 
 
-def build_app() -> typer.Typer:
-    """Create the Typer app with every capability's commands registered."""
+def _command_names(app: typer.Typer) -> set[str]:
+    cmds = {c.name for c in app.registered_commands}
+    return {n for n in cmds | {g.name for g in app.registered_groups} if n}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """Create the Typer app with every capability's commands registered (or only those of
+    the CLI module ``only``)."""
     app = typer.Typer(
         name="modelkin",
         help="An open registry and forensic lab for the intellectual property of AI systems.",
@@ -32,7 +40,7 @@ def build_app() -> typer.Typer:
         """modelkin: forensics, ledger, registry, labels and works for AI models."""
 
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
+        if mod.name.startswith("_") or (only is not None and mod.name != only):
             continue
         module = importlib.import_module(f"{__name__}.{mod.name}")
         register = getattr(module, "register", None)
@@ -61,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors are handled by Typer itself (exit 2 with usage text)."""
     one_blas_thread()
-    app = build_app()
+    args = sys.argv[1:] if argv is None else argv
+    app = None
+    if args and not args[0].startswith("-"):  # fast path: the module named after the command
+        app = build_app(only=args[0].replace("-", "_"))
+        if args[0] not in _command_names(app):
+            app = None
+    if app is None:
+        app = build_app()
     try:
         app(args=argv, prog_name="modelkin")
     except ModelkinError as exc:

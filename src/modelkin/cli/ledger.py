@@ -1,8 +1,10 @@
-"""``modelkin ledger ...`` and ``modelkin witness ...``: thin wrappers over modelkin.ledger."""
+"""``modelkin ledger ...``: thin wrappers over modelkin.ledger.
+
+Imports stay light (no rich, no registry): ``modelkin ledger append`` is run once per
+entry by scripts, so its start-up time is most of its cost."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,7 +20,8 @@ from modelkin.ledger import _store
 DirOpt = Annotated[Path | None, typer.Option("--dir", help="log directory (default: home's)")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="data directory")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-WDir = Annotated[Path, typer.Argument(help="witness state directory")]
+NUMERIC = {"ignore_unknown_options": True}
+"""Commands whose arguments are numbers: ``get -1`` is a (refused) index, not an option."""
 DbUrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -36,6 +39,12 @@ def _dir(d: Path | None, home: Path | None) -> Path:
 
 def _hex(hs: list[bytes]) -> list[str]:
     return [h.hex() for h in hs]
+
+
+def _nonnegative(value: int, what: str) -> int:
+    if value < 0:
+        raise LedgerError(f"{what} {value}", f"{what} must be 0 or more")
+    return value
 
 
 def _ledger(app: typer.Typer) -> None:
@@ -66,7 +75,8 @@ def _ledger(app: typer.Typer) -> None:
     def append(
         file: Annotated[str, typer.Argument(help="entry file, or - for stdin")],
         require_json: Annotated[
-            bool, typer.Option(help="refuse entries that are not JSON")
+            bool,
+            typer.Option(help="refuse entries that are not RFC 8785 canonical JSON"),
         ] = False,
         dir: DirOpt = None,
         home: HomeOpt = None,
@@ -78,11 +88,12 @@ def _ledger(app: typer.Typer) -> None:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as exc:
             raise LedgerError(file, f"cannot read ({exc.strerror})") from exc
+        if not data:
+            raise LedgerError(file, "empty entry (there is nothing to attest)")
         if require_json:
-            try:
-                json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise LedgerError(file, f"not valid JSON ({exc})") from exc
+            from modelkin.ledger.entries import require_canonical_json
+
+            require_canonical_json(data, file)
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             r = log.append(data)
         if json_:
@@ -101,7 +112,7 @@ def _ledger(app: typer.Typer) -> None:
             word = "already logged at" if r.duplicate else "appended at"
             typer.echo(f"{word} index {r.index} (tree size {r.tree_size})")
 
-    @lg.command("get")
+    @lg.command("get", context_settings=NUMERIC)
     def get(
         index: int,
         dir: DirOpt = None,
@@ -110,6 +121,7 @@ def _ledger(app: typer.Typer) -> None:
         json_: JsonOpt = False,
     ) -> None:
         """Print entry INDEX (raw bytes, or JSON with hex)."""
+        _nonnegative(index, "index")
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             data = log.entry(index)
         if json_:
@@ -117,7 +129,7 @@ def _ledger(app: typer.Typer) -> None:
         else:
             sys.stdout.buffer.write(data)
 
-    @lg.command("prove")
+    @lg.command("prove", context_settings=NUMERIC)
     def prove(
         index: int,
         size: Annotated[int | None, typer.Option(help="tree size (default: latest)")] = None,
@@ -128,6 +140,7 @@ def _ledger(app: typer.Typer) -> None:
         json_: JsonOpt = False,
     ) -> None:
         """Inclusion proof of entry INDEX."""
+        _nonnegative(index, "index")
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             if tlog_proof:
                 typer.echo(log.tlog_proof(index), nl=False)
@@ -137,7 +150,7 @@ def _ledger(app: typer.Typer) -> None:
             out = {"index": index, "tree_size": n, "root": log.root(n).hex(), "proof": _hex(proof)}
         print_json(out) if json_ else typer.echo("\n".join(_hex(proof)))
 
-    @lg.command("consistency")
+    @lg.command("consistency", context_settings=NUMERIC)
     def consistency(
         old: int,
         new: int,
@@ -146,7 +159,10 @@ def _ledger(app: typer.Typer) -> None:
         db_url: DbUrlOpt = None,
         json_: JsonOpt = False,
     ) -> None:
-        """Consistency proof from tree size OLD to NEW."""
+        """Consistency proof from tree size OLD to NEW (1 <= OLD <= NEW: from size 0 there
+        is nothing to prove, and no empty "proof" is printed as if there were)."""
+        _nonnegative(old, "size")
+        _nonnegative(new, "size")
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             proof = log.consistency_proof(old, new)
             out = {
@@ -174,7 +190,11 @@ def _ledger(app: typer.Typer) -> None:
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             text = log.checkpoint()
             if old is not None:
-                text = format_request(old, log.consistency_proof(old, log.size()), text)
+                size = log.size()
+                _nonnegative(old, "size")
+                # c2sp.org/tlog-witness: a request from old size 0 carries no proof
+                proof = [] if old in (0, size) else log.consistency_proof(old, size)
+                text = format_request(old, proof, text)
             vkey = log.verifier_key()
         if json_:
             print_json({"checkpoint": text, "vkey": vkey})
@@ -185,9 +205,11 @@ def _ledger(app: typer.Typer) -> None:
     def verify(
         dir: DirOpt = None, home: HomeOpt = None, db_url: DbUrlOpt = None, json_: JsonOpt = False
     ) -> None:
-        """Recompute the whole tree; check every stored hash and checkpoint."""
-        with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
-            rep = log.verify()
+        """Recompute the whole tree; check every stored hash and checkpoint, the database's
+        integrity and the record of the last signed tree (exit 1 naming each problem)."""
+        from modelkin.ledger.verify import verify_directory
+
+        rep = verify_directory(_dir(dir, home), db_url)
         if json_:
             print_json(
                 {
@@ -253,6 +275,8 @@ def _ledger(app: typer.Typer) -> None:
         """Write static C2SP tlog-tiles for the log."""
         from modelkin.ledger.tiles import write_tiles
 
+        if out_dir.exists() and not out_dir.is_dir():
+            raise LedgerError(out_dir, "not a directory (tiles are written into a directory)")
         with Ledger.open(log_dir, create=False, db_url=db_url) as log:
             n = write_tiles(log, out_dir)
             size = log.size()
@@ -261,83 +285,6 @@ def _ledger(app: typer.Typer) -> None:
         )
 
 
-def _witness(app: typer.Typer) -> None:
-    from modelkin.ledger.witness import Witness, parse_request
-
-    w = typer.Typer(
-        help="A C2SP tlog-witness that cosigns consistent checkpoints.", no_args_is_help=True
-    )
-    app.add_typer(w, name="witness")
-
-    @w.command("init")
-    def init(
-        state_dir: WDir,
-        name: Annotated[str, typer.Option(help="witness key name")],
-        json_: JsonOpt = False,
-    ) -> None:
-        """Create a witness with a fresh Ed25519 key."""
-        wit = Witness.init(state_dir, name)
-        print_json({"vkey": wit.vkey()}) if json_ else typer.echo(wit.vkey())
-
-    @w.command("add-log")
-    def add_log(
-        state_dir: WDir,
-        vkey: Annotated[str, typer.Argument(help="log verifier key")],
-        origin: Annotated[str | None, typer.Option(help="origin line")] = None,
-    ) -> None:
-        """Start witnessing the log with verifier key VKEY."""
-        typer.echo(f"witnessing {Witness.load(state_dir).add_log(vkey, origin)}")
-
-    @w.command("add-checkpoint")
-    def add_checkpoint(
-        state_dir: WDir,
-        request: Annotated[str, typer.Argument(help="add-checkpoint request file, or -")],
-        json_: JsonOpt = False,
-    ) -> None:
-        """Process an add-checkpoint request; prints the cosignature or the error code."""
-        try:
-            text = sys.stdin.read() if request == "-" else Path(request).read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LedgerError(request, f"cannot read request ({exc})") from exc
-        old, proof, cp = parse_request(text)
-        res = Witness.load(state_dir).add_checkpoint(old, proof, cp)
-        if json_:
-            print_json(
-                {
-                    "status": res.status,
-                    "cosignature": res.cosignature,
-                    "size": res.size,
-                    "message": res.message,
-                    "evidence": res.evidence,
-                }
-            )
-        elif res.ok:
-            typer.echo(res.cosignature or "", nl=False)
-        else:
-            typer.echo(f"{res.status}: {res.message}")
-            if res.size is not None:
-                typer.echo(f"witness size: {res.size}")
-            if res.evidence:
-                typer.echo("evidence (witnessed, offered):")
-                for e in res.evidence:
-                    typer.echo(e)
-        if not res.ok:
-            raise typer.Exit(1)
-
-    @w.command("show")
-    def show(state_dir: WDir, json_: JsonOpt = False) -> None:
-        """The witness key and its record of each log."""
-        wit = Witness.load(state_dir)
-        logs = wit.logs()
-        if json_:
-            print_json({"vkey": wit.vkey(), "logs": logs})
-            return
-        typer.echo(f"witness {wit.vkey()}")
-        for origin, rec in logs.items():
-            typer.echo(f"{origin}: size {rec['size']} root {rec['root']}")
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``ledger`` and ``witness`` sub-apps."""
+    """Add the ``ledger`` sub-app."""
     _ledger(app)
-    _witness(app)

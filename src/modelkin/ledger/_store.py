@@ -8,7 +8,7 @@ independent of where bytes live; a backend stores four things:
 - hashes ``(id, hash)``: every complete subtree of ``2**level`` leaves, level >= 1, keyed
   ``level << 48 | index`` like Go's tlog stored-hash index, so any proof is O(log n) reads;
 - checkpoints ``(size, root, note)``: every signed checkpoint, one per batch;
-- meta ``(k, v)``: origin, committed size, verifier key.
+- meta ``(k, v)``: origin, committed size, verifier key, number of checkpoints signed.
 
 Two backends implement :class:`Store`: SQLite (one file, the embedded default, see
 :mod:`._store_sqlite`) and PostgreSQL (several servers on one database, see
@@ -75,6 +75,12 @@ class Store(Protocol):
     def checkpoint_rows(self) -> list[tuple[int, bytes, str]]:
         """Every ``(size, root, note)``, smallest first."""
 
+    def count_checkpoints(self, max_size: int) -> int:
+        """How many checkpoint rows have ``size <= max_size``."""
+
+    def integrity_check(self, quick: bool) -> list[str]:
+        """What the database engine finds wrong with its own files (empty when sound)."""
+
     def data(self, index: int) -> bytes | None:
         """Bytes of entry ``index``."""
 
@@ -90,9 +96,11 @@ class Store(Protocol):
         hashes: list[tuple[int, bytes]],
         size: int,
         checkpoints: list[tuple[int, bytes, str]],
+        checkpoint_count: int,
     ) -> None:
-        """Durably write new entries, hashes, size and checkpoints in one transaction;
-        raise :class:`~modelkin.errors.LedgerError` (nothing written) on failure."""
+        """Durably write new entries, hashes, size, checkpoints and the new total number of
+        checkpoints in one transaction; raise :class:`~modelkin.errors.LedgerError`
+        (nothing written) on failure."""
 
     def close(self) -> None:
         """Release the connection and the lock handle."""

@@ -11,18 +11,26 @@ two writers can never both store an entry at one index.
 
 Durability is PostgreSQL's (``synchronous_commit`` on by default): ``commit`` returns once
 the transaction's WAL is flushed.
+
+The connection survives a database restart (or failover, or an idle-session timeout): a
+read that finds the connection broken reconnects and is retried once; the sequencer lock
+is taken on a fresh connection when the old one died. A commit is never retried: when
+the connection breaks during it, the outcome is unknown, so the append fails and the next
+one, under a fresh lock, first adopts whatever did reach the database (the log's
+catch-up step), so nothing is written twice and nothing acknowledged is lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 
 import psycopg
 
 from modelkin.errors import LedgerError
 
+_T = TypeVar("_T")
 SEQUENCER_KEY = 0x6D6B6C6F67736571  # "mklogseq": the one advisory lock of the ledger
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS ledger_meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)",
@@ -57,16 +65,38 @@ class PgStore:
 
     def __init__(self, url: str) -> None:
         self.where = redact(url)
-        try:
-            self.conn: psycopg.Connection[Any] = psycopg.connect(
-                conninfo(url), autocommit=True, connect_timeout=10
-            )
-        except psycopg.Error as exc:
-            raise LedgerError(self.where, f"cannot connect to the log database ({exc})") from exc
+        self._url = url
+        self.conn: psycopg.Connection[Any] = self._connect()
+        self._lock_conn: psycopg.Connection[Any] | None = None
         # under the lock: concurrent CREATE ... IF NOT EXISTS can collide in PostgreSQL
         with self._errors("create the log tables"), self.sequencer(), self.conn.transaction():
             for stmt in _SCHEMA:
                 self.conn.execute(stmt)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(conninfo(self._url), autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise LedgerError(self.where, f"cannot connect to the log database ({exc})") from exc
+
+    def _alive(self) -> None:
+        """Replace a connection the server dropped (restart, failover, timeout)."""
+        if self.conn.closed or self.conn.broken:
+            with suppress(psycopg.Error):
+                self.conn.close()
+            self.conn = self._connect()
+
+    def _retry(self, fn: Callable[[], _T], what: str) -> _T:
+        """Run a read; if the connection turns out to be dead, reconnect and run it again."""
+        self._alive()
+        try:
+            return fn()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if not (self.conn.closed or self.conn.broken):
+                raise LedgerError(self.where, f"cannot {what}: {exc}") from exc
+        self._alive()
+        with self._errors(what):
+            return fn()
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -77,28 +107,31 @@ class PgStore:
 
     @contextmanager
     def sequencer(self) -> Iterator[None]:
-        with self._errors("take the sequencer lock"):
-            self.conn.execute("SELECT pg_advisory_lock(%s)", (SEQUENCER_KEY,))
+        self._retry(
+            lambda: self.conn.execute("SELECT pg_advisory_lock(%s)", (SEQUENCER_KEY,)),
+            "take the sequencer lock",
+        )
+        conn = self._lock_conn = self.conn  # the session that holds the lock
         try:
             yield
         finally:
-            if not self.conn.closed:
+            self._lock_conn = None
+            # a dead session released its lock with it; a replaced one never held it
+            if conn is self.conn and not (conn.closed or conn.broken):
                 with self._errors("release the sequencer lock"):
-                    self.conn.execute("SELECT pg_advisory_unlock(%s)", (SEQUENCER_KEY,))
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (SEQUENCER_KEY,))
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
-        with self._errors("read the log"):
-            row = self.conn.execute(sql, args).fetchone()
-        return None if row is None else row
+        return self._retry(lambda: self.conn.execute(sql, args).fetchone(), "read the log")
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._errors("read the log"):
-            return self.conn.execute(sql, args).fetchall()
+        return self._retry(lambda: self.conn.execute(sql, args).fetchall(), "read the log")
 
     def init(self, origin: str, vkey: str, root0: bytes, note0: str) -> None:
         with self._errors("create the log"), self.conn.transaction():
             self.conn.execute(
-                "INSERT INTO ledger_meta VALUES('origin', %s), ('vkey', %s), ('size', '0')",
+                "INSERT INTO ledger_meta VALUES('origin', %s), ('vkey', %s), ('size', '0'),"
+                " ('checkpoints', '1')",
                 (origin, vkey),
             )
             self.conn.execute("INSERT INTO ledger_checkpoints VALUES(0, %s, %s)", (root0, note0))
@@ -137,6 +170,14 @@ class PgStore:
         rows = self._all("SELECT size, root, note FROM ledger_checkpoints ORDER BY size")
         return [(int(s), bytes(r), str(n)) for s, r, n in rows]
 
+    def count_checkpoints(self, max_size: int) -> int:
+        row = self._one("SELECT count(*) FROM ledger_checkpoints WHERE size<=%s", (max_size,))
+        return int(row[0])
+
+    def integrity_check(self, quick: bool) -> list[str]:
+        """PostgreSQL checks its own pages (data checksums, WAL); nothing to add here."""
+        return []
+
     def data(self, index: int) -> bytes | None:
         row = self._one("SELECT data FROM ledger_entries WHERE idx=%s", (index,))
         return None if row is None else bytes(row[0])
@@ -150,6 +191,7 @@ class PgStore:
 
     def iter_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
         # a server-side (named) cursor streams rows instead of loading the whole log
+        self._alive()
         with (
             self._errors("read the log"),
             self.conn.transaction(),
@@ -166,7 +208,14 @@ class PgStore:
         hashes: list[tuple[int, bytes]],
         size: int,
         checkpoints: list[tuple[int, bytes, str]],
+        checkpoint_count: int,
     ) -> None:
+        if self.conn is not self._lock_conn or self.conn.broken:
+            raise LedgerError(
+                self.where,
+                "lost the database connection, and with it the sequencer lock, during an "
+                "append; nothing is acknowledged, retry (entries already stored are kept once)",
+            )
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 with cur.copy("COPY ledger_entries (idx, leaf, data) FROM STDIN") as cp:
@@ -176,7 +225,11 @@ class PgStore:
                     with cur.copy("COPY ledger_hashes (id, hash) FROM STDIN") as cp:
                         for h in hashes:
                             cp.write_row(h)
-                cur.execute("UPDATE ledger_meta SET v=%s WHERE k='size'", (str(size),))
+                cur.executemany(
+                    "INSERT INTO ledger_meta VALUES(%s, %s) ON CONFLICT (k) DO UPDATE"
+                    " SET v=EXCLUDED.v",
+                    [("size", str(size)), ("checkpoints", str(checkpoint_count))],
+                )
                 cur.executemany("INSERT INTO ledger_checkpoints VALUES(%s,%s,%s)", checkpoints)
         except psycopg.Error as exc:
             raise LedgerError(self.where, f"write failed: {exc}") from exc

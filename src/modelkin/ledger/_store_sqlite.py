@@ -2,6 +2,8 @@
 
 WAL with ``synchronous=FULL``, so a committed group survives power loss with one WAL fsync.
 Several processes on one machine append under an exclusive ``flock`` on ``log.lock``.
+Every SQLite error (a damaged page reads as "database disk image is malformed") becomes a
+:class:`~modelkin.errors.LedgerError` naming the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,13 +11,30 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 from modelkin.errors import LedgerError
 
 DB_NAME, LOCK_NAME = "log.db", "log.lock"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _errors(fn: _F) -> _F:
+    """Turn SQLite errors raised by a read into a LedgerError naming the database."""
+
+    @wraps(fn)
+    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise LedgerError(self.path, f"cannot read the log database ({exc})") from exc
+
+    return wrapper  # type: ignore[return-value]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -61,50 +80,61 @@ class SqliteStore:
         c.execute("INSERT INTO meta VALUES('origin', ?)", (origin,))
         c.execute("INSERT INTO meta VALUES('vkey', ?)", (vkey,))
         c.execute("INSERT INTO meta VALUES('size', '0')")
+        c.execute("INSERT INTO meta VALUES('checkpoints', '1')")
         c.execute("INSERT INTO checkpoints VALUES(0, ?, ?)", (root0, note0))
         c.execute("COMMIT")
 
+    @_errors
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_errors
     def leaf(self, index: int) -> bytes | None:
         row = self.conn.execute("SELECT leaf FROM entries WHERE idx=?", (index,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    @_errors
     def node(self, key: int) -> bytes | None:
         row = self.conn.execute("SELECT hash FROM hashes WHERE id=?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    @_errors
     def leaves(self, indexes: list[int]) -> list[tuple[int, bytes]]:
         q = ",".join("?" * len(indexes))
         sql = f"SELECT idx, leaf FROM entries WHERE idx IN ({q})"
         return [(int(i), bytes(h)) for i, h in self.conn.execute(sql, indexes)]
 
+    @_errors
     def nodes(self, keys: list[int]) -> list[tuple[int, bytes]]:
         q = ",".join("?" * len(keys))
         sql = f"SELECT id, hash FROM hashes WHERE id IN ({q})"
         return [(int(i), bytes(h)) for i, h in self.conn.execute(sql, keys)]
 
+    @_errors
     def find(self, leaf_hashes: list[bytes]) -> list[tuple[bytes, int]]:
         q = ",".join("?" * len(leaf_hashes))  # one indexed lookup for the whole batch
         sql = f"SELECT leaf, idx FROM entries WHERE leaf IN ({q})"
         return [(bytes(h), int(i)) for h, i in self.conn.execute(sql, leaf_hashes)]
 
+    @_errors
     def latest_checkpoint(self) -> tuple[int, str] | None:
         row = self.conn.execute(
             "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
         ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
 
+    @_errors
     def checkpoint_rows(self) -> list[tuple[int, bytes, str]]:
         rows = self.conn.execute("SELECT size, root, note FROM checkpoints ORDER BY size")
         return [(int(s), bytes(r), str(n)) for s, r, n in rows]
 
+    @_errors
     def data(self, index: int) -> bytes | None:
         row = self.conn.execute("SELECT data FROM entries WHERE idx=?", (index,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    @_errors
     def entries(self, start: int, stop: int) -> list[bytes]:
         rows = self.conn.execute(
             "SELECT data FROM entries WHERE idx>=? AND idx<? ORDER BY idx", (start, stop)
@@ -112,11 +142,29 @@ class SqliteStore:
         return [bytes(r[0]) for r in rows]
 
     def iter_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
-        cur = self.conn.cursor()
-        cur.execute("SELECT idx, leaf, data FROM entries ORDER BY idx")
-        while rows := cur.fetchmany(4096):
-            for idx, leaf, data in rows:
-                yield int(idx), bytes(leaf), bytes(data)
+        try:
+            cur = self.conn.cursor()
+            cur.execute("SELECT idx, leaf, data FROM entries ORDER BY idx")
+            while rows := cur.fetchmany(4096):
+                for idx, leaf, data in rows:
+                    yield int(idx), bytes(leaf), bytes(data)
+        except sqlite3.Error as exc:
+            raise LedgerError(self.path, f"cannot read the log database ({exc})") from exc
+
+    @_errors
+    def count_checkpoints(self, max_size: int) -> int:
+        row = self.conn.execute("SELECT count(*) FROM checkpoints WHERE size<=?", (max_size,))
+        return int(row.fetchone()[0])
+
+    def integrity_check(self, quick: bool) -> list[str]:
+        """``PRAGMA quick_check`` (O(pages), no index cross-check) or ``integrity_check``."""
+        pragma = "quick_check(20)" if quick else "integrity_check(20)"
+        try:
+            rows = self.conn.execute(f"PRAGMA {pragma}").fetchall()
+        except sqlite3.Error as exc:
+            return [str(exc)]
+        msgs = [str(r[0]) for r in rows]
+        return [] if msgs == ["ok"] else msgs
 
     def commit(
         self,
@@ -124,18 +172,23 @@ class SqliteStore:
         hashes: list[tuple[int, bytes]],
         size: int,
         checkpoints: list[tuple[int, bytes, str]],
+        checkpoint_count: int,
     ) -> None:
         c = self.conn
         try:
             c.execute("BEGIN IMMEDIATE")
             c.executemany("INSERT INTO entries VALUES(?,?,?)", rows)
             c.executemany("INSERT INTO hashes VALUES(?,?)", hashes)
-            c.execute("UPDATE meta SET v=? WHERE k='size'", (str(size),))
+            c.executemany(
+                "INSERT OR REPLACE INTO meta VALUES(?,?)",
+                [("size", str(size)), ("checkpoints", str(checkpoint_count))],
+            )
             c.executemany("INSERT INTO checkpoints VALUES(?,?,?)", checkpoints)
             c.execute("COMMIT")
         except sqlite3.Error as exc:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
+            if c.in_transaction:  # the commit's own error is the one to report
+                with suppress(sqlite3.Error):
+                    c.execute("ROLLBACK")
             raise LedgerError(self.path, f"write failed: {exc}") from exc
 
     def wal_checkpoint(self) -> None:

@@ -11,6 +11,23 @@ from dataclasses import dataclass
 
 from modelkin.errors import LedgerError
 from modelkin.ledger import note as _note
+from modelkin.ledger.merkle import MAX_SIZE
+
+
+def parse_size(text: str, where: str, what: str = "tree size") -> int:
+    """A strict C2SP decimal: digits only, no leading zeros (``0`` itself allowed), at most
+    2**64-1. A lenient parser would let two texts name one size."""
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or (text != "0" and text.startswith("0"))
+        or len(text) > 20
+    ):
+        raise LedgerError(where, f"bad {what} {text[:30]!r}")
+    value = int(text)
+    if value > MAX_SIZE:
+        raise LedgerError(where, f"{what} {text} is above 2^64-1")
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,15 +53,14 @@ def parse(body: str, where: str = "checkpoint") -> Checkpoint:
     origin, size_s, root_s = lines[0], lines[1], lines[2]
     if not origin:
         raise LedgerError(where, "empty origin line")
-    if not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")) or len(size_s) > 20:
-        raise LedgerError(where, f"bad tree size {size_s[:30]!r}")
+    size = parse_size(size_s, where)
     root = _note.unb64(root_s, where)
     if len(root) != 32:
         raise LedgerError(where, f"root hash is {len(root)} bytes, want 32")
     ext = tuple(lines[3:-1])
     if any(not e for e in ext):
         raise LedgerError(where, "empty extension line")
-    return Checkpoint(origin, int(size_s), root, ext)
+    return Checkpoint(origin, size, root, ext)
 
 
 def open_checkpoint(

@@ -12,6 +12,17 @@ follows RFC 9162 and transparency-dev/merkle and *rejects* ``old_size == 0`` (th
 proof to check; the empty tree is trivially a prefix of every tree, so callers that want to
 accept it, like a C2SP tlog-witness seeing a log for the first time, decide that themselves).
 Verifiers here return ``bool`` and never raise for well-typed input.
+
+Which rule each API applies to ``old_size == 0`` (the published vectors disagree):
+
+- :func:`verify_consistency` and :meth:`modelkin.ledger.Ledger.consistency_proof` (and
+  ``modelkin ledger consistency``): refused. There is nothing to prove, and an empty
+  "proof" returned with success would read as evidence it is not.
+- the C2SP tlog-witness ``add-checkpoint`` (:mod:`.witness`): ``old 0`` with an *empty*
+  proof is accepted, as that spec requires (a witness's first sight of a log).
+- the HTTP ``/api/v1/ledger/proof/consistency`` endpoint: ``old`` must be >= 1.
+
+Sizes and indexes are u64 in every C2SP format: anything above ``MAX_SIZE`` is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +32,11 @@ from collections.abc import Callable, Sequence
 
 HashGetter = Callable[[int, int], bytes]
 """``get(level, index)``: hash of the complete subtree of ``2**level`` leaves at ``index``."""
+
+MAX_SIZE = (1 << 64) - 1
+"""Largest tree size or index any C2SP format can carry (a u64); larger is refused
+everywhere (a witness that cosigned size 2**64 would be stuck: no real checkpoint is ever
+larger)."""
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """Root of the empty tree: SHA-256 of the empty string (RFC 9162 s. 2.1.1)."""
@@ -73,7 +89,7 @@ def tree_root(size: int, get: HashGetter) -> bytes:
 
 def inclusion_proof(index: int, size: int, get: HashGetter) -> list[bytes]:
     """RFC 9162 s. 2.1.3.1 PATH(m, D[n]), leaf-to-root order."""
-    if not 0 <= index < size:
+    if not 0 <= index < size <= MAX_SIZE:
         raise ValueError(f"index {index} outside tree of size {size}")
     out: list[bytes] = []
     lo, hi = 0, size
@@ -90,8 +106,9 @@ def inclusion_proof(index: int, size: int, get: HashGetter) -> list[bytes]:
 
 
 def consistency_proof(old_size: int, new_size: int, get: HashGetter) -> list[bytes]:
-    """RFC 9162 s. 2.1.4.1 PROOF(m, D[n]); empty for ``old_size`` 0 or equal sizes."""
-    if not 0 <= old_size <= new_size:
+    """RFC 9162 s. 2.1.4.1 PROOF(m, D[n]); empty for ``old_size`` 0 or equal sizes (callers
+    decide whether size 0 may be asked for: see the module docstring)."""
+    if not 0 <= old_size <= new_size <= MAX_SIZE:
         raise ValueError(f"bad sizes {old_size} -> {new_size}")
     if old_size == 0 or old_size == new_size:
         return []
@@ -117,7 +134,7 @@ def consistency_proof(old_size: int, new_size: int, get: HashGetter) -> list[byt
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
     """RFC 9162 s. 2.1.3.2 steps 1-4: the root the proof implies, or None if malformed."""
-    if not 0 <= index < size or len(leaf) != 32:
+    if not 0 <= index < size <= MAX_SIZE or len(leaf) != 32:
         return None
     fn, sn, r = index, size - 1, leaf
     for p in proof:
@@ -153,7 +170,7 @@ def verify_consistency(
 
     ``old_size == 0`` is rejected (see module docstring); equal sizes need an empty proof
     and equal roots."""
-    if old_size <= 0 or old_size > new_size:
+    if old_size <= 0 or old_size > new_size or new_size > MAX_SIZE:
         return False
     if old_size == new_size:  # nothing to prove: the roots must simply be equal
         return not proof and old_root == new_root

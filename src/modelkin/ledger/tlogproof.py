@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from modelkin.errors import LedgerError
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
-from modelkin.ledger.checkpoint import Checkpoint, open_checkpoint
+from modelkin.ledger.checkpoint import Checkpoint, open_checkpoint, parse_size
 
 HEADER = "c2sp.org/tlog-proof@v1"
 
@@ -53,13 +53,11 @@ def parse_proof(text: str, where: str = "tlog-proof") -> TlogProof:
         pos += 1
     if pos >= len(lines) or not lines[pos].startswith("index "):
         raise LedgerError(where, "missing index line")
-    idx_s = lines[pos][6:]
-    if not idx_s.isdigit() or (idx_s != "0" and idx_s.startswith("0")):
-        raise LedgerError(where, f"bad index {idx_s[:30]!r}")
+    index = parse_size(lines[pos][6:], where, "index")
     hashes = [_note.unb64(x, where) for x in lines[pos + 1 :]]
     if len(hashes) > 63 or any(len(h) != 32 for h in hashes):
         raise LedgerError(where, "proof hashes must be at most 63 32-byte hashes")
-    return TlogProof(int(idx_s), hashes, cp, extra)
+    return TlogProof(index, hashes, cp, extra)
 
 
 def verify_proof(

@@ -1,13 +1,23 @@
 """A C2SP tlog-witness with C2SP tlog-cosignature/v1 cosignatures.
 
 The witness remembers, per log origin, the latest checkpoint it cosigned. ``add_checkpoint``
-follows the ``add-checkpoint`` semantics of c2sp.org/tlog-witness: 404 unknown origin, 403
-no valid log signature, 400 old size larger than the checkpoint, 409 old size differs from
-the witness's record (the reply carries the witness's size), 422 consistency proof fails
-(including a same-size checkpoint with a different root: a split view, reported with both
-checkpoints as evidence). An old size of 0 needs an empty proof (the empty tree is a
-prefix of every tree). The new state is persisted (fsync, atomic rename) *before* the
-cosignature is returned, under a file lock so check-and-update is atomic.
+follows c2sp.org/tlog-witness ``add-checkpoint`` exactly: 404 unknown origin, 403 no
+signature by a trusted key of that origin, 400 old size larger than the checkpoint (or a
+malformed request), 409 old size differs from the witness's record (the reply carries the
+witness's size, served as ``text/x.tlog.size``), 409 also when the old size equals the
+checkpoint size but the roots differ (a split view), 422 the consistency proof does not
+verify. An old size of 0 needs an empty proof (the empty tree is a prefix of every tree).
+Sizes are u64: a checkpoint or old size above 2^64-1 is malformed (400), never recorded.
+
+Logs are known either by ``add_log`` (recorded in the state file) or from a trust policy
+(:mod:`.policy`, passed as ``logs``): a policy log given by a raw key is known under any
+origin whose checkpoint its key verifies with that origin as key name. A request that
+proves misbehaviour (a validly signed checkpoint inconsistent with the record) is kept as
+evidence (``evidence/<sha256(origin)>.json``, the latest per origin) before the refusal.
+
+The new state is persisted (fsync, atomic rename) *before* the cosignature is returned,
+and the check and the update happen under one lock (a thread lock plus ``flock`` on
+``witness.lock`` across processes), so two requests can never roll the record back.
 
 Cosignature (c2sp.org/tlog-cosignature): a note signature line whose key ID is
 ``SHA-256(name || 0x0A || 0x04 || pub)[:4]`` and whose signature field is
@@ -17,6 +27,7 @@ Cosignature (c2sp.org/tlog-cosignature): a note signature line whose key ID is
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import struct
@@ -24,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -33,6 +45,10 @@ from modelkin.fsio import write_atomic
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import parse as parse_checkpoint
+from modelkin.ledger.checkpoint import parse_size
+
+if TYPE_CHECKING:
+    from modelkin.ledger.policy import LogKey
 
 ALG_COSIGNATURE_V1 = 0x04
 """signed-note signature type of a timestamped Ed25519 cosignature/v1."""
@@ -86,13 +102,20 @@ class AddResult:
 class Witness:
     """A witness keeping its state in ``state_dir``."""
 
-    def __init__(self, state_dir: Path, name: str, key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        name: str,
+        key: Ed25519PrivateKey,
+        logs: list[LogKey] | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.name = name
         self._key = key
         self.public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.key_hash = _note.key_id(name, ALG_COSIGNATURE_V1, self.public)
         self._lock = threading.Lock()
+        self.trusted: list[LogKey] = list(logs or [])
 
     @classmethod
     def init(cls, state_dir: Path, name: str) -> Witness:
@@ -111,14 +134,25 @@ class Witness:
         return w
 
     @classmethod
-    def load(cls, state_dir: Path) -> Witness:
-        """Open an existing witness directory."""
+    def load(cls, state_dir: Path, logs: list[LogKey] | None = None) -> Witness:
+        """Open an existing witness directory (``logs``: extra trusted logs, e.g. from a
+        policy, beside those recorded with :meth:`add_log`)."""
         keyf = Path(state_dir) / KEYFILE
         try:
             signer = _note.Signer.parse(keyf.read_text())
         except OSError as exc:
             raise LedgerError(keyf, "no witness here (run 'modelkin witness init')") from exc
-        return cls(Path(state_dir), signer.name, signer._key)
+        return cls(Path(state_dir), signer.name, signer._key, logs)
+
+    @classmethod
+    def open_or_init(cls, state_dir: Path, name: str, logs: list[LogKey] | None = None) -> Witness:
+        """The witness in ``state_dir``, created with a fresh key named ``name`` if absent."""
+        if not (Path(state_dir) / KEYFILE).exists():
+            cls.init(state_dir, name)
+        w = cls.load(state_dir, logs)
+        if w.name != name:
+            raise LedgerError(state_dir, f"the witness here is named {w.name!r}, not {name!r}")
+        return w
 
     def vkey(self) -> str:
         """This witness's cosigner verifier key."""
@@ -176,6 +210,20 @@ class Witness:
         blob = _note.b64(self.key_hash + struct.pack(">Q", ts) + sig)
         return f"\u2014 {self.name} {blob}\n"
 
+    def _verifiers(self, rec: dict[str, object] | None, origin: str) -> list[_note.Verifier]:
+        """Keys trusted for ``origin``: the recorded one and any matching policy key."""
+        out = [lk.verifier(origin) for lk in self.trusted if lk.accepts(origin)]
+        if rec is not None and rec.get("vkey"):
+            out.insert(0, _note.Verifier.parse(str(rec["vkey"])))
+        return out
+
+    def _keep_evidence(self, origin: str, recorded: str, offered: str, problem: str) -> None:
+        """Keep a proven-misbehaviour pair (both validly signed by the log)."""
+        tag = hashlib.sha256(origin.encode()).hexdigest()
+        doc = {"origin": origin, "problem": problem, "recorded": recorded, "offered": offered,
+               "seen_at": int(time.time())}  # fmt: skip
+        write_atomic(self.state_dir / "evidence" / f"{tag}.json", json.dumps(doc).encode())
+
     def add_checkpoint(self, old_size: int, proof: list[bytes], checkpoint_note: str) -> AddResult:
         """C2SP tlog-witness ``add-checkpoint`` (see module docstring for the codes)."""
         try:
@@ -183,6 +231,8 @@ class Witness:
             cp = parse_checkpoint(body)
         except LedgerError as exc:
             return AddResult(400, message=f"malformed checkpoint: {exc.problem}")
+        if not 0 <= old_size <= mk.MAX_SIZE:
+            return AddResult(400, message=f"old size {old_size} is not a u64")
         if len(proof) > MAX_PROOF:
             return AddResult(400, message="more than 63 proof hashes")
         with self._lock:
@@ -190,51 +240,96 @@ class Witness:
             try:
                 st = self._load()
                 rec = st["logs"].get(cp.origin)
-                if rec is None:
+                verifiers = self._verifiers(rec, cp.origin)
+                if not verifiers:
                     return AddResult(404, message=f"unknown log origin {cp.origin!r}")
                 try:
-                    _note.open_note(checkpoint_note, [_note.Verifier.parse(str(rec["vkey"]))])
+                    _note.open_note(checkpoint_note, verifiers)
                 except LedgerError as exc:
                     return AddResult(403, message=exc.problem)
                 if old_size > cp.size:
                     return AddResult(
                         400, message=f"old size {old_size} > checkpoint size {cp.size}"
                     )
+                if rec is None:  # a policy log seen for the first time: record size 0
+                    rec = {"vkey": "", "size": 0, "root": _note.b64(mk.EMPTY_ROOT),
+                           "checkpoint": ""}  # fmt: skip
                 known = int(str(rec["size"]))
                 if old_size != known:
                     return AddResult(
                         409, size=known, message=f"witness has size {known}, not {old_size}"
                     )
                 old_root = _note.unb64(str(rec["root"]), "witness state")
-                if old_size == 0:
+                if old_size == cp.size:
+                    if proof:
+                        return AddResult(422, message="equal sizes need an empty proof")
+                    if cp.root != old_root:
+                        problem = (
+                            f"split view: a different root for size {cp.size} than the one "
+                            "this witness cosigned"
+                        )
+                        if rec["checkpoint"]:
+                            self._keep_evidence(
+                                cp.origin, str(rec["checkpoint"]), checkpoint_note, problem
+                            )
+                        return AddResult(
+                            409,
+                            size=known,
+                            message=problem,
+                            evidence=[str(rec["checkpoint"]), checkpoint_note],
+                        )
+                    good = True
+                elif old_size == 0:
                     good = not proof
                 else:
                     good = mk.verify_consistency(old_size, cp.size, old_root, cp.root, proof)
                 if not good:
+                    problem = (
+                        f"checkpoint of size {cp.size} is not consistent with the witnessed "
+                        f"size {known} (split view or bad proof)"
+                    )
+                    if rec["checkpoint"] and proof:
+                        self._keep_evidence(
+                            cp.origin, str(rec["checkpoint"]), checkpoint_note, problem
+                        )
                     return AddResult(
-                        422,
-                        message=f"checkpoint of size {cp.size} is not consistent with the "
-                        f"witnessed size {known} (split view or bad proof)",
-                        evidence=[str(rec["checkpoint"]), checkpoint_note],
+                        422, message=problem, evidence=[str(rec["checkpoint"]), checkpoint_note]
                     )
                 rec.update(size=cp.size, root=_note.b64(cp.root), checkpoint=checkpoint_note)
+                st["logs"][cp.origin] = rec
                 self._save(st)  # persist before replying
             finally:
                 os.close(fd)
         return AddResult(200, cosignature=self.cosign(body), size=cp.size)
 
+    def evidence(self) -> list[dict[str, object]]:
+        """Every kept misbehaviour record (one per origin, the latest)."""
+        out: list[dict[str, object]] = []
+        for p in sorted((self.state_dir / "evidence").glob("*.json")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
 
 def parse_request(text: str) -> tuple[int, list[bytes], str]:
-    """Parse an ``add-checkpoint`` request body: ``old N``, proof lines, blank, checkpoint."""
+    """Parse an ``add-checkpoint`` request body: ``old N``, proof lines, blank, checkpoint.
+
+    Strict, as c2sp.org/tlog-witness writes it: decimal old size without leading zeros and
+    at most 2^64-1, at most 63 base64 proof lines of 32-byte hashes."""
+    where = "add-checkpoint"
     head, sep, cp = text.partition("\n\n")
     lines = head.split("\n")
     if not sep or not lines[0].startswith("old "):
-        raise LedgerError("add-checkpoint", "request must start with 'old <size>'")
-    size_s = lines[0][4:]
-    if not size_s.isdigit():
-        raise LedgerError("add-checkpoint", f"bad old size {size_s[:30]!r}")
-    proof = [_note.unb64(x, "add-checkpoint") for x in lines[1:]]
-    return int(size_s), proof, cp
+        raise LedgerError(where, "request must start with 'old <size>'")
+    size = parse_size(lines[0][4:], where, "old size")
+    if len(lines) - 1 > MAX_PROOF:
+        raise LedgerError(where, "more than 63 proof lines")
+    proof = [_note.unb64(x, where) for x in lines[1:]]
+    if any(len(p) != 32 for p in proof):
+        raise LedgerError(where, "proof lines must be 32-byte hashes")
+    return size, proof, cp
 
 
 def format_request(old_size: int, proof: list[bytes], checkpoint_note: str) -> str:
