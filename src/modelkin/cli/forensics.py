@@ -40,19 +40,45 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--report", help="Write an HTML evidence report.")
         ] = None,
         seed: Annotated[int, typer.Option(help="Seed for models fingerprinted here.")] = 0,
+        activations: Annotated[
+            bool,
+            typer.Option(
+                "--activations",
+                help="Also run both models on modelkin's probe text and compare their "
+                "hidden states (CKA) and outputs; done anyway when the weights cannot "
+                "decide and both are runnable model files.",
+            ),
+        ] = False,
     ) -> None:
         """Test whether SUSPECT derives from CANDIDATE (or vice versa).
 
         Exit codes: 0 = consistent with independent training (unrelated or
         same_tokenizer_only), 3 = related (identical, converted, derived,
         derived_surgery), 4 = insufficient evidence, 2 = user error.
+        Activation evidence is descriptive: it adds findings (e.g. distillation
+        suspected) but never changes the verdict or the exit code.
         """
         from modelkin.fingerprint import load_or_fingerprint
         from modelkin.forensics import compare, render_html
+        from modelkin.forensics.activations import add_activation_evidence, runnable
 
         r = compare(
             load_or_fingerprint(suspect, seed=seed), load_or_fingerprint(candidate, seed=seed)
         )
+        if activations:
+            for p in (suspect, candidate):
+                if not runnable(p):
+                    from modelkin.errors import ModelkinError
+
+                    raise ModelkinError(
+                        p,
+                        "--activations needs a model file of a supported family with its "
+                        "tokenizer (not a fingerprint)",
+                    )
+        if activations or (
+            r.verdict == "insufficient" and runnable(suspect) and runnable(candidate)
+        ):
+            r = add_activation_evidence(r, suspect, candidate)
         if report is not None:
             report.write_text(render_html(r), encoding="utf-8")
         if as_json:
@@ -63,8 +89,11 @@ def register(app: typer.Typer) -> None:
             if r.reason:
                 typer.echo(f"reason: {r.reason}")
             for e in r.evidence:
-                p = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
+                pv = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
                 skip = e.details.get("skipped")
-                typer.echo(f"  {e.name}: p = {p}" + (f" (skipped: {skip})" if skip else ""))
+                stat = "" if e.combine or e.statistic is None else f", statistic {e.statistic:.3g}"
+                typer.echo(f"  {e.name}: p = {pv}{stat}" + (f" (skipped: {skip})" if skip else ""))
+            for f in r.findings:
+                typer.echo(f"finding: {f['kind']}: {f['statement']}")
         code = {True: EXIT_RELATED, False: EXIT_UNRELATED, None: EXIT_INSUFFICIENT}[r.related]
         raise typer.Exit(code)

@@ -66,6 +66,10 @@ class Report:
     reason: str = ""
     combination: dict[str, Any] = field(default_factory=dict)
     version: int = REPORT_VERSION
+    #: Findings beside the verdict (e.g. ``distillation_suspected``): statements about
+    #: behaviour that are not lineage classes, each with its statistic and calibration
+    #: (see :func:`modelkin.forensics.activations.findings`).
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
     def get(self, name: str) -> Evidence | None:
         """The evidence of test ``name``, if it ran."""
@@ -83,4 +87,5 @@ class Report:
             "suspect": self.suspect,
             "candidate": self.candidate,
             "evidence": [e.to_dict() for e in self.evidence],
+            "findings": list(self.findings),
         }

@@ -107,6 +107,17 @@ def _row(e: Evidence) -> str:
     )
 
 
+def _findings(report: Report) -> str:
+    """Findings beside the verdict (behaviour, not lineage), each with its calibration."""
+    if not report.findings:
+        return ""
+    items = "".join(
+        f"<li><b>{escape(str(f.get('kind')))}</b>: {escape(str(f.get('statement', '')))}</li>"
+        for f in report.findings
+    )
+    return f"<h2>Findings beside the verdict</h2><ul>{items}</ul>"
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     s, c = report.suspect, report.candidate
@@ -121,6 +132,11 @@ def render_html(report: Report) -> str:
             plots.append(
                 "<h3>Layer alignment (darker = more similar; outlined = map)</h3>"
                 f"{_matrix(e.plot['matrix_r'], e.plot.get('map', []))}"
+            )
+        if "cka_matrix" in e.plot:
+            plots.append(
+                "<h3>Activation CKA by layer (S = suspect rows, C = candidate columns; "
+                f"outlined = monotone alignment)</h3>{_matrix(e.plot['cka_matrix'], e.plot.get('alignment', []))}"
             )
         if "bars" in e.plot:
             plots.append(f"<h3>{escape(e.name)}</h3>{_bars(e.plot['bars'])}")
@@ -140,6 +156,7 @@ def render_html(report: Report) -> str:
         "<th>Counted</th><th>Null distribution</th><th>Limits</th></tr>"
         + "".join(_row(e) for e in report.evidence)
         + "</table>"
+        + _findings(report)
         + "".join(plots)
         + "</body></html>"
     )

@@ -409,7 +409,58 @@ class ONNXSource(TensorSource):
             ]
             if widths:
                 cfg["intermediate_size"] = max(widths)
+            heads = self._graph_heads(hidden)
+            if heads is not None:
+                cfg["num_attention_heads"] = heads
+        eps = self._graph_norm_eps()
+        if eps is not None:
+            cfg["layer_norm_eps"] = eps
         return cfg
+
+    def _constant_ints(self) -> dict[str, list[int]]:
+        """Small integer constants of the graph (``Constant`` nodes and 1-D initializers
+        of at most 8 values), by output name."""
+        out: dict[str, list[int]] = {}
+        for n in self._model.graph.node:
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+                t = n.attribute[0].t
+                if t.data_type in (TensorProto.INT64, TensorProto.INT32) and len(t.dims) <= 1:
+                    vals = numpy_helper.to_array(t).reshape(-1)
+                    if vals.size <= 8:
+                        out[n.output[0]] = [int(v) for v in vals]
+        return out
+
+    def _graph_heads(self, hidden: int) -> int | None:
+        """Attention head count from the graph: exporters split heads with a ``Reshape``
+        to ``(batch, seq, heads, head_dim)`` whose shape is a ``Concat`` ending in two
+        constants (or one constant shape) with ``heads * head_dim == hidden``. The first
+        such reshape is taken; None when no reshape shows it."""
+        consts = self._constant_ints()
+        producers = {o: n for n in self._model.graph.node for o in n.output}
+        for n in self._model.graph.node:
+            if n.op_type != "Reshape" or len(n.input) < 2:
+                continue
+            shape = consts.get(n.input[1])
+            if shape is None:
+                cat = producers.get(n.input[1])
+                if cat is None or cat.op_type != "Concat":
+                    continue
+                shape = [v for i in cat.input for v in consts.get(i, [-1])]
+            if len(shape) >= 2 and shape[-1] > 0 and shape[-2] > 0:
+                h, d = shape[-2], shape[-1]
+                if h * d == hidden and 1 < h < hidden:
+                    return h
+        return None
+
+    def _graph_norm_eps(self) -> float | None:
+        """``epsilon`` of the graph's first ``LayerNormalization`` node, if any."""
+        for n in self._model.graph.node:
+            if n.op_type == "LayerNormalization":
+                for a in n.attribute:
+                    if a.name == "epsilon":
+                        return float(a.f)
+                return 1e-5  # the operator's default
+        return None
 
     def tokenizer(self) -> Tokenizer | None:
         """ONNX files carry no vocabulary; exporters (optimum, sentence-transformers) put
