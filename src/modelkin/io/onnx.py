@@ -110,6 +110,12 @@ class ONNXSource(TensorSource):
         if not graph.node and not graph.initializer:
             raise ModelFormatError(self.path, "not an ONNX model: the graph is empty")
         self._dir = self.path.parent.resolve()
+        # proto2 string fields come back as bytes when they are not valid UTF-8
+        texts = [t.name for t in graph.initializer]
+        for n in graph.node:
+            texts.extend((n.name, n.op_type, *n.input, *n.output))
+        if not all(isinstance(x, str) for x in texts):
+            raise ModelFormatError(self.path, "a tensor or node name is not valid UTF-8 text")
         self._inits: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
         index = GraphIndex(graph)
         self._uses: dict[str, WeightUse] = index.weight_uses()
