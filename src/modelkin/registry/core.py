@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -661,16 +661,15 @@ class Registry:
         """Active records whose name, organisation, digest or predicate mention ``text_``."""
         needle = text_.lower()
         with self.engine.connect() as conn:
-            sub = select(t.subjects.c.record_id).where(t.subjects.c.sha256.startswith(needle))
-            q = select(t.records).where(
-                t.records.c.status == "active",
-                or_(
-                    func.lower(t.records.c.name).contains(needle, autoescape=True),
-                    func.lower(t.records.c.organisation).contains(needle, autoescape=True),
-                    func.lower(t.records.c.predicate_json).contains(needle, autoescape=True),
-                    t.records.c.id.in_(sub),
-                ),
-            )
+            matches = [
+                func.lower(t.records.c.name).contains(needle, autoescape=True),
+                func.lower(t.records.c.organisation).contains(needle, autoescape=True),
+                func.lower(t.records.c.predicate_json).contains(needle, autoescape=True),
+            ]
+            if _is_hex(needle):  # a digest prefix: an index range, never a LIKE pattern
+                sub = select(t.subjects.c.record_id).where(hex_prefix(t.subjects.c.sha256, needle))
+                matches.append(t.records.c.id.in_(sub))
+            q = select(t.records).where(t.records.c.status == "active", or_(*matches))
             if kind:
                 q = q.where(t.records.c.kind == kind)
             rows = conn.execute(q.order_by(t.records.c.ledger_index)).all()
@@ -699,13 +698,13 @@ class Registry:
         what = kinds[0] if kinds else "record"
         if ref and all(c in "0123456789abcdef" for c in ref) and len(ref) >= 8:
             rows = conn.execute(
-                scoped(select(t.records).where(t.records.c.id.startswith(ref)))
+                scoped(select(t.records).where(hex_prefix(t.records.c.id, ref))).limit(2)
             ).all()
             if len(rows) > 1:
-                raise NotFoundError(ref, f"ambiguous {what} id prefix ({len(rows)} matches)")
+                raise NotFoundError(ref, f"ambiguous {what} id prefix (more than one match)")
             if rows:
                 return rows[0]
-            subq = select(t.subjects.c.record_id).where(t.subjects.c.sha256.startswith(ref))
+            subq = select(t.subjects.c.record_id).where(hex_prefix(t.subjects.c.sha256, ref))
             row = conn.execute(
                 scoped(
                     select(t.records).where(
@@ -751,8 +750,14 @@ class Registry:
                 if end.startswith("sha256:"):
                     refs[e.record_id].append(end[7:])
         known = self._known_artifacts(conn, {d for ds in refs.values() for d in ds})
+        signers = sorted({r.signer_keyid for r in rows})
         names = {
-            r.keyid: r.name for r in conn.execute(select(t.identities.c.keyid, t.identities.c.name))
+            r.keyid: r.name
+            for r in conn.execute(
+                select(t.identities.c.keyid, t.identities.c.name).where(
+                    t.identities.c.keyid.in_(signers)
+                )
+            )
         }
         return [
             Record(
@@ -840,6 +845,18 @@ def checkpoint_size(checkpoint: str) -> int:
         return int(lines[1])
     except (IndexError, ValueError) as exc:
         raise LedgerError("checkpoint", "malformed checkpoint from the ledger") from exc
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and len(text) <= 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def hex_prefix(column: Any, prefix: str) -> Any:
+    """``column`` starts with the lowercase-hex ``prefix``, as an index range scan
+    (``prefix <= value < prefix + "g"``: "g" sorts after every hex digit). ``LIKE 'p%'``
+    would treat ``%``/``_`` in ``prefix`` as wildcards and, case-insensitive in SQLite, could
+    not use the index (a full scan per lookup)."""
+    return and_(column >= prefix, column < prefix + "g")
 
 
 def _reject_nul(value: object, where: str) -> None:
