@@ -9,6 +9,13 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
+def follow(control: Any) -> None:
+    """Click a link or submit button and wait until the page it leads to has loaded
+    (reading the page right after ``click()`` could still see the old one)."""
+    with control.page.expect_navigation():
+        control.click()
+
+
 def _page(browser: Any, size: dict[str, int]) -> Any:
     ctx = browser.new_context(viewport=size, java_script_enabled=False)
     return ctx.new_page()
@@ -24,22 +31,22 @@ def test_pages_load_and_lineage_link_is_followed(site: str, browser: Any, shots:
     page.screenshot(path=str(shots / "home.png"), full_page=True)
 
     page.get_by_label("Model, dataset, organisation or SHA-256 digest").fill("tiny-tuned")
-    page.get_by_role("button", name="Search").last.click()
-    page.get_by_role("link", name="tiny-tuned").first.click()
+    follow(page.get_by_role("button", name="Search").last)
+    follow(page.get_by_role("link", name="tiny-tuned").first)
     assert page.locator("h1").inner_text().startswith("tiny-tuned")
     evidence = page.get_by_role("table", name="Evidence for each lineage edge")
     assert "finetune" in evidence.inner_text()
     assert "unverifiable" in evidence.inner_text()
     page.screenshot(path=str(shots / "model.png"), full_page=True)
 
-    evidence.get_by_role("link", name="tiny-base").click()  # follow the lineage edge
+    follow(evidence.get_by_role("link", name="tiny-base"))  # follow the lineage edge
     assert page.locator("h1").inner_text().startswith("tiny-base")
     assert page.locator("iframe.label").count() == 1
     assert page.get_by_role("link", name="cyclonedx").get_attribute("href", timeout=2000)
 
     page.goto(site + "/ledger")
     assert page.get_by_role("table", name="Logged statements, newest first").is_visible()
-    page.get_by_role("button", name="Verify the whole log").click()
+    follow(page.get_by_role("button", name="Verify the whole log"))
     assert "Log verified" in page.get_by_role("status").inner_text()
     page.screenshot(path=str(shots / "ledger.png"), full_page=True)
 
@@ -62,7 +69,7 @@ def test_keyboard_and_phone(site: str, browser: Any, shots: Path) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     page.goto(site + "/search?q=tiny")
-    page.get_by_role("link", name="tiny-tuned").first.click()
+    follow(page.get_by_role("link", name="tiny-tuned").first)
     page.screenshot(path=str(shots / "model-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.context.close()
@@ -85,14 +92,14 @@ def test_register_a_work_through_the_form(
     page.get_by_label("AI-generated share (0–1)").fill("0.2")
     page.get_by_label("Human contribution").fill("melody and most of the words")
     page.screenshot(path=str(shots / "works-form.png"), full_page=True)
-    page.get_by_role("button", name="Register work").click()
+    follow(page.get_by_role("button", name="Register work"))
     assert "Registered" in page.get_by_role("status").inner_text()
     table = page.get_by_role("table", name="Registered works: tier and protection under uk-cdpa")
     row = table.get_by_role("row", name="Song with help")
     assert "ai-assisted" in row.inner_text()
     page.screenshot(path=str(shots / "works.png"), full_page=True)
     page.get_by_label("Jurisdiction rule pack").select_option("us")
-    page.get_by_role("button", name="Show terms").click()
+    follow(page.get_by_role("button", name="Show terms"))
     assert page.get_by_role("table", name="Registered works: tier and protection under us")
     # a bad date comes back as a readable error page, and nothing is registered
     page.goto(site + "/works")
@@ -100,7 +107,7 @@ def test_register_a_work_through_the_form(
     page.get_by_label("Created").fill("2999-01-01")
     page.get_by_label("Author").fill("Ada Writer")
     page.get_by_label("Content file").set_input_files(str(content))
-    page.get_by_role("button", name="Register work").click()
+    follow(page.get_by_role("button", name="Register work"))
     assert page.get_by_role("alert").is_visible()
     page.goto(site + "/works")
     assert page.get_by_role("row", name="Bad date").count() == 0

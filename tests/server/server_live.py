@@ -1,18 +1,25 @@
-"""A real uvicorn server on a loopback port, in a thread, for API and browser tests."""
+"""Real servers on a loopback port for API and browser tests: uvicorn in a thread
+(:func:`live_server`, fast, many per session) or ``modelkin serve`` in its own process
+(:func:`serve_process`, exactly what an operator runs: its options, its banner, uvicorn's
+own proxy-header handling)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import numpy as np
 import uvicorn
 from safetensors.numpy import save_file
@@ -43,7 +50,11 @@ def live_server(home: Path, settings: ServerSettings | None = None) -> Iterator[
     """Serve ``home`` on 127.0.0.1:<free port>; yields the base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(home, settings=settings), host="127.0.0.1", port=port, log_level="warning"
+        create_app(home, settings=settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,  # as `modelkin serve` without --forwarded-allow-ips
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,6 +69,68 @@ def live_server(home: Path, settings: ServerSettings | None = None) -> Iterator[
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class ServeProcess:
+    """A running ``modelkin serve``: its base URL and what it printed at startup."""
+
+    url: str
+    proc: subprocess.Popen[str]
+    banner: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def serve_process(
+    home: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[ServeProcess]:
+    """``python -m modelkin serve --home HOME --port P OPTIONS...`` until the block exits.
+
+    Waits (polling, 60 s at most) until the API answers; the banner is every line the
+    command printed before that."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "modelkin", "serve", "--home", str(home), "--port", str(port)]
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("MODELKIN_DB_URL", "FORWARDED_ALLOW_IPS")
+    }
+    full_env.update(env or {})
+    proc = subprocess.Popen(
+        [*cmd, *options], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    reader.join(timeout=5)
+                    raise RuntimeError("modelkin serve exited:\n" + "\n".join(lines)) from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "modelkin serve did not start:\n" + "\n".join(lines)
+                    ) from None
+                time.sleep(0.1)
+        yield ServeProcess(url, proc, lines)  # the same list: it keeps filling
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+        reader.join(timeout=5)
 
 
 def tiny_model(path: Path, seed: int) -> Path:

@@ -2,6 +2,10 @@
 
 Uploads are fingerprints (``modelkin fingerprint`` output), never weights: a few hundred
 KiB, read through :meth:`Fingerprint.load`'s bounded, validating reader.
+
+Both are CPU-heavy and open to anyone, so both go through the server's work budget
+(:mod:`.budget`): admitted before their body is read, computed in a bounded number of
+slots.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from modelkin.fingerprint import Fingerprint
 from modelkin.forensics import render_html
 from modelkin.server.candidates import compare_models, rank
 from modelkin.server.deps import get_state
+from modelkin.server.headers import document_headers
 from modelkin.server.state import ServerState
 
 router = APIRouter(prefix="/api/v1/forensics", tags=["forensics"])
@@ -50,7 +55,8 @@ def candidates(
 ) -> dict[str, Any]:
     """Compare the uploaded fingerprint with every fingerprinted registered model."""
     query = load_upload(fingerprint, "fingerprint")
-    found = rank(state.registry, query, limit)
+    with state.work.slot():
+        found = rank(state.registry, query, limit)
     return {"count": len(found), "candidates": [c.to_dict() for c in found]}
 
 
@@ -67,7 +73,8 @@ def compare(
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
 ) -> Response:
     """The forensic evidence report for ``suspect`` against ``candidate``."""
-    report = compare_models(state.registry, suspect, candidate)
+    with state.work.slot():
+        report = compare_models(state.registry, suspect, candidate)
     if format == "html":
-        return HTMLResponse(render_html(report))
+        return HTMLResponse(render_html(report), headers=document_headers())
     return JSONResponse(report.to_dict())

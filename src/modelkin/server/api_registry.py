@@ -15,9 +15,21 @@ from fastapi.responses import JSONResponse, Response
 from modelkin.errors import ModelkinError
 from modelkin.labels import build_label
 from modelkin.labels.outputs import EXPORT_FORMATS, LABEL_FORMATS, MEDIA_TYPES, export, render
+from modelkin.registry import pages
 from modelkin.server.deps import get_state
 from modelkin.server.guards import check_write, require_organisation
+from modelkin.server.headers import document_headers
 from modelkin.server.orgs import signer_organisation
+from modelkin.server.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_index,
+    decode_name,
+    encode_index,
+    encode_name,
+    page_response,
+)
 from modelkin.server.state import ServerState
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -51,48 +63,53 @@ def submit(
     return JSONResponse(receipt.to_dict(), status_code=201)
 
 
-def _listing(records: list[Any]) -> dict[str, Any]:
-    return {"count": len(records), "items": [r.to_dict() for r in records]}
+def _records(request: Request, found: pages.RecordPage) -> JSONResponse:
+    nxt = encode_index(found.next_after) if found.next_after is not None else None
+    return page_response(request, [r.to_dict() for r in found.items], nxt)
 
 
-@router.get("/models", summary="Registered models")
-def models(state: State) -> dict[str, Any]:
-    return _listing(state.registry.models())
+def _kind_list(kind: str, summary: str) -> None:
+    """Register ``GET /api/v1/<kind>s``: one cursor page of active records of ``kind``."""
+
+    def listing(
+        request: Request, state: State, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> JSONResponse:
+        found = pages.records_page(state.registry, kind, after=decode_index(cursor), limit=limit)
+        return _records(request, found)
+
+    listing.__name__ = f"list_{kind.replace('-', '_')}s"
+    router.add_api_route(f"/{kind}s", listing, methods=["GET"], summary=summary)
 
 
-@router.get("/datasets", summary="Registered datasets")
-def datasets(state: State) -> dict[str, Any]:
-    return _listing(state.registry.datasets())
+_kind_list("model", "Registered models (cursor pages, ledger order)")
+_kind_list("dataset", "Registered datasets (cursor pages, ledger order)")
+_kind_list("training-run", "Registered training runs (cursor pages, ledger order)")
+_kind_list("product", "Registered products (cursor pages, ledger order)")
+_kind_list("work", "Registered works (cursor pages, ledger order)")
 
 
-@router.get("/training-runs", summary="Registered training runs")
-def training_runs(state: State) -> dict[str, Any]:
-    return _listing(state.registry.training_runs())
+@router.get("/identities", summary="Registered signing identities (cursor pages, by name)")
+def identities(
+    request: Request, state: State, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> JSONResponse:
+    found = pages.identities_page(state.registry, after=decode_name(cursor), limit=limit)
+    nxt = encode_name(found.next_after) if found.next_after is not None else None
+    return page_response(request, found.items, nxt)
 
 
-@router.get("/products", summary="Registered products")
-def products(state: State) -> dict[str, Any]:
-    return _listing(state.registry.products())
-
-
-@router.get("/works", summary="Registered works")
-def works(state: State) -> dict[str, Any]:
-    return _listing(state.registry.works())
-
-
-@router.get("/identities", summary="Registered signing identities")
-def identities(state: State) -> dict[str, Any]:
-    items = state.registry.identities()
-    return {"count": len(items), "items": items}
-
-
-@router.get("/search", summary="Search by name, organisation or digest")
+@router.get("/search", summary="Search by name, organisation or digest (cursor pages)")
 def search(
+    request: Request,
     state: State,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     kind: Annotated[str | None, Query(max_length=40)] = None,
-) -> dict[str, Any]:
-    return _listing(state.registry.search(q, kind))
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> JSONResponse:
+    """Text is matched literally (``%`` and ``_`` are ordinary characters); a hex string
+    also matches record ids and subject digests that start with it."""
+    found = pages.search_page(state.registry, q, kind, after=decode_index(cursor), limit=limit)
+    return _records(request, found)
 
 
 @router.get("/records/{ref}", summary="One record with its envelope")
@@ -111,9 +128,12 @@ def model(ref: Ref, state: State) -> dict[str, Any]:
     return state.registry.model(ref).to_dict()
 
 
-@router.get("/models/{ref}/derivations", summary="Lineage claims about a model")
-def derivations(ref: Ref, state: State) -> dict[str, Any]:
-    return _listing(state.registry.derivations(ref))
+@router.get("/models/{ref}/derivations", summary="Lineage claims about a model (cursor pages)")
+def derivations(
+    request: Request, ref: Ref, state: State, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> JSONResponse:
+    found = pages.derivations_page(state.registry, ref, after=decode_index(cursor), limit=limit)
+    return _records(request, found)
 
 
 def _digest(state: ServerState, ref: str) -> str:
@@ -156,7 +176,8 @@ def label(
 ) -> Response:
     """The model's label in html, svg, png, json or md."""
     body = render(_label(state, ref), format)
-    return Response(body, media_type=MEDIA_TYPES[format])
+    headers = document_headers() if format == "html" else None  # framed by the model page
+    return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.get(

@@ -25,11 +25,14 @@ from modelkin.server import (
     api_ledger,
     api_registry,
     api_works,
+    docs,
     problems,
     ui,
     ui_works,
 )
+from modelkin.server.budget import HeavyAdmission, WorkGate
 from modelkin.server.guards import BodyLimit, RateLimiter
+from modelkin.server.headers import AllowedHosts, SecurityHeaders
 from modelkin.server.settings import ServerSettings
 from modelkin.server.state import ServerState
 
@@ -48,11 +51,14 @@ def create_app(
     cfg = settings or ServerSettings()
     parse_witness_keys(cfg.witnesses)  # refuse a bad --witness key before serving
     data = Home.resolve(home)
+    gate = WorkGate(cfg.work)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.open(data.root)
-        app.state.modelkin = state = ServerState(registry, cfg, RateLimiter(cfg.writes_per_minute))
+        app.state.modelkin = state = ServerState(
+            registry, cfg, RateLimiter(cfg.writes_per_minute), gate
+        )
         state.publish_tiles()
         try:
             yield
@@ -65,6 +71,8 @@ def create_app(
         summary="Signed records of AI models, datasets, compute, lineage and works, "
         "logged in a transparency ledger.",
         lifespan=lifespan,
+        docs_url=None,  # served by .docs from this package, no CDN: works offline, under CSP
+        redoc_url=None,
     )
     problems.install(app)
 
@@ -94,6 +102,7 @@ def create_app(
     app.include_router(api_works.router)
     app.include_router(ui_works.router)
     app.include_router(ui.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if cfg.tiles_dir is not None:
         # C2SP tlog-tiles are immutable static files: any web server can serve them.
@@ -104,10 +113,15 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    # Outermost last: headers on every answer (refusals included), then the Host check,
+    # then the body limit, then admission of heavy work before its body is read.
+    app.add_middleware(HeavyAdmission, gate=gate, settings=cfg)  # type: ignore[arg-type]
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         limit=cfg.max_body_bytes,
         upload_limit=cfg.max_upload_bytes,
         upload_prefixes=("/api/v1/forensics/", "/compare", "/works"),
     )
+    app.add_middleware(AllowedHosts, hosts=cfg.allowed_hosts)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     return app

@@ -1,4 +1,5 @@
-"""Write guards: request-size limit (ASGI middleware), per-organisation tokens, rate limits.
+"""Write guards: request-size limit (ASGI middleware), read-only mode, per-organisation
+tokens, rate limits.
 
 The size limit is enforced while the body streams in, not only from ``Content-Length``,
 so a client that lies about (or omits) the length still cannot make the server buffer more
@@ -135,10 +136,26 @@ class RateLimiter:
             return None
 
 
+def client_key(request: Request, settings: ServerSettings) -> str:
+    """Who a request counts against: the organisation of a valid API token, else the
+    client's address (the socket peer, or the proxy-reported one only when the operator
+    trusts that proxy with ``--forwarded-allow-ips``)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    org = settings.organisation_for(token.strip()) if scheme.lower() == "bearer" else None
+    if org is not None:
+        return f"org:{org}"
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
 def check_write(request: Request, settings: ServerSettings, limiter: RateLimiter) -> str | None:
-    """Admit a write or raise 401/429; returns the token's organisation (None if open)."""
+    """Admit a write or raise 403/401/429; returns the token's organisation (None if open)."""
     org: str | None = None
     token: str | None = None
+    if settings.read_only:
+        raise HTTPException(
+            403, "this registry is read-only: it accepts no writes (the operator runs it "
+            "with --read-only)"
+        )  # fmt: skip
     if settings.tokens:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelkin.errors import StatementError
-from modelkin.registry import Registry
+from modelkin.registry import Registry, pages
 from modelkin.statements.dsse import envelope_payload, verify_envelope
 from modelkin.statements.identity import PublicIdentity, keyid_of, load_public_key_pem
 from modelkin.statements.kinds import get_kind
@@ -27,10 +27,10 @@ from modelkin.statements.kinds import get_kind
 
 def identity_organisation(registry: Registry, keyid: str) -> str | None:
     """The organisation on the registered identity with ``keyid`` (None if none/unknown)."""
-    for ident in registry.identities():
-        if ident["keyid"] == keyid and ident["status"] == "active":
-            return registry.record(str(ident["record_id"])).organisation
-    return None
+    ident = pages.identity(registry, keyid)
+    if ident is None or ident["status"] != "active":
+        return None
+    return registry.record(str(ident["record_id"])).organisation
 
 
 def signer_organisation(registry: Registry, envelope: dict[str, Any]) -> str | None:
@@ -46,10 +46,13 @@ def signer_organisation(registry: Registry, envelope: dict[str, Any]) -> str | N
         verify_envelope(envelope, {keyid_of(key): PublicIdentity(str(pred.get("name")), key)})
         org = pred.get("organisation")
         return org if isinstance(org, str) else None
-    trusted = {
-        str(i["keyid"]): PublicIdentity.from_pem(str(i["name"]), str(i["public_key_pem"]))
-        for i in registry.identities()
-        if i["status"] == "active"
-    }
+    trusted: dict[str, PublicIdentity] = {}
+    sigs = envelope.get("signatures")
+    for sig in (sigs if isinstance(sigs, list) else [])[:16]:  # only the keys that signed
+        ident = pages.identity(registry, str(sig.get("keyid"))) if isinstance(sig, dict) else None
+        if ident is not None and ident["status"] == "active":
+            trusted[ident["keyid"]] = PublicIdentity.from_pem(
+                ident["name"], ident["public_key_pem"]
+            )
     st = verify_envelope(envelope, trusted)
     return identity_organisation(registry, st.signer_keyid)

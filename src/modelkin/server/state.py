@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from modelkin.ledger import note as _note
 from modelkin.ledger.cosigs import CosignatureStore, parse_witness_keys
-from modelkin.registry import Registry
+from modelkin.registry import Registry, pages
+from modelkin.server.budget import WorkGate
+from modelkin.server.csrf import CsrfGuard
 from modelkin.server.guards import RateLimiter
 from modelkin.server.settings import ServerSettings
 
@@ -31,13 +33,27 @@ class ServerState:
     registry: Registry
     settings: ServerSettings
     limiter: RateLimiter
+    work: WorkGate
     ledger_lock: threading.RLock = field(default_factory=threading.RLock)
     witnesses: list[_note.Verifier] = field(init=False)
     cosigs: CosignatureStore = field(init=False)
+    csrf: CsrfGuard = field(init=False)
+    _counts: tuple[int, dict[str, int]] = field(init=False, default=(-1, {}))
 
     def __post_init__(self) -> None:
         self.witnesses = parse_witness_keys(self.settings.witnesses)
         self.cosigs = CosignatureStore(self.registry.home.ledger_dir / "cosignatures.json")
+        self.csrf = CsrfGuard.for_home(self.registry.home.root)
+
+    def kind_counts(self) -> dict[str, int]:
+        """Active records per kind, recounted only when the registry has grown (the count
+        is a scan; its key, the applied ledger size, is one indexed row)."""
+        size = self.registry.applied_size()
+        cached_size, counts = self._counts
+        if cached_size != size:
+            counts = pages.kind_counts(self.registry)
+            self._counts = (size, counts)
+        return counts
 
     @property
     def ledger(self) -> Any:

@@ -9,17 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from modelkin.errors import ModelkinError
 from modelkin.forensics import render_html
 from modelkin.labels.outputs import EXPORT_FORMATS
+from modelkin.registry import pages
 from modelkin.registry.core import checkpoint_size
 from modelkin.server.api_forensics import load_upload
 from modelkin.server.candidates import compare_models
+from modelkin.server.csrf import CsrfGuard
 from modelkin.server.deps import get_state
+from modelkin.server.headers import document_headers
 from modelkin.server.state import ServerState
 from modelkin.server.witnesses import witness_rows
 
@@ -31,8 +34,16 @@ PAGE = 50
 
 
 def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    """Render one template with the common context."""
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    """Render one template with the common context: every page carries this browser's
+    CSRF form token (``csrf_token``), setting the cookie it is bound to on first visit."""
+    state: ServerState | None = getattr(request.app.state, "modelkin", None)
+    cookie = None
+    if state is not None:
+        ctx["csrf_token"], cookie = state.csrf.issue(request)
+    response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    if cookie is not None:
+        CsrfGuard.set_cookie(request, response, cookie)
+    return response
 
 
 def _status(state: ServerState) -> dict[str, Any]:
@@ -46,20 +57,24 @@ def _status(state: ServerState) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, state: State) -> HTMLResponse:
-    records = state.registry.records()
-    recent = [r for r in reversed(records) if r.kind != "identity"][:RECENT]
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.kind] = counts.get(r.kind, 0) + 1
-    return page(request, "home.html", ledger=_status(state), recent=recent, counts=counts)
+    """Ledger status, counts per kind and the newest records: bounded queries only."""
+    recent = pages.records_page(
+        state.registry, newest_first=True, limit=RECENT, exclude_kinds=("identity",)
+    ).items
+    return page(
+        request, "home.html", ledger=_status(state), recent=recent, counts=state.kind_counts()
+    )
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search(
-    request: Request, state: State, q: Annotated[str, Query(max_length=200)] = ""
+    request: Request,
+    state: State,
+    q: Annotated[str, Query(max_length=200)] = "",
+    after: Annotated[int | None, Query(ge=0)] = None,
 ) -> HTMLResponse:
-    results = state.registry.search(q) if q.strip() else []
-    return page(request, "search.html", q=q, results=results)
+    found = pages.search_page(state.registry, q, after=after, limit=PAGE)
+    return page(request, "search.html", q=q, results=found.items, next_after=found.next_after)
 
 
 @router.get("/models/{ref}", response_class=HTMLResponse)
@@ -120,8 +135,12 @@ def ledger(
             "verifier_key": str(state.ledger.verifier_key()),
         }
 
-    ctx = state.locked(gather)
-    by_index = {r.ledger_index: r for r in state.registry.records(include_inactive=True)}
+    if verify:
+        with state.work.slot():  # admitted by the work budget (a whole-log recomputation)
+            ctx = state.locked(gather)
+    else:
+        ctx = state.locked(gather)
+    by_index = pages.records_in_range(state.registry, ctx["first"], ctx["stop"])
     rows = [(i, by_index.get(i)) for i in range(ctx["first"], ctx["stop"])]
     return page(request, "ledger.html", rows=list(reversed(rows)), page_size=PAGE, **ctx)
 
@@ -133,24 +152,34 @@ def compare(
     suspect: Annotated[str | None, Query(max_length=200)] = None,
     candidate: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """Pick two registered models; the report is the forensics package's own HTML."""
-    models = state.registry.models()
+    """Name two registered models; the report is the forensics package's own HTML.
+
+    The pickers suggest the newest models only: a registry of 100k models does not fit in a
+    page, and any name, id or digest may be typed."""
+    recent = pages.records_page(state.registry, "model", newest_first=True, limit=PAGE).items
     report = None
     if suspect and candidate:
-        report = compare_models(state.registry, suspect, candidate)
+        with state.work.slot():
+            report = compare_models(state.registry, suspect, candidate)
     return page(
-        request, "compare.html", models=models, suspect=suspect, candidate=candidate,
+        request, "compare.html", models=recent, suspect=suspect, candidate=candidate,
         report=report,
     )  # fmt: skip
 
 
 @router.post("/compare", response_class=HTMLResponse)
 def compare_uploads(
+    request: Request,
+    state: State,
     suspect: Annotated[UploadFile, File()],
     candidate: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     """Two uploaded fingerprints -> the evidence report page."""
     from modelkin.forensics import compare as compare_fps
 
-    report = compare_fps(load_upload(suspect, "suspect"), load_upload(candidate, "candidate"))
-    return HTMLResponse(render_html(report))
+    state.csrf.check(request, csrf_token)
+    a, b = load_upload(suspect, "suspect"), load_upload(candidate, "candidate")
+    with state.work.slot():
+        report = compare_fps(a, b)
+    return HTMLResponse(render_html(report), headers=document_headers())

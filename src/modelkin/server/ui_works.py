@@ -6,9 +6,11 @@ in every jurisdiction with the rule that decided and why an open end is open, th
 label, and the C2PA validation state (an unverified disclosure says so).
 
 The form needs a signer: the operator names one key file (``ServerSettings.ui_signer``,
-e.g. the demo identity). Without it, or when the operator requires API tokens for writes,
-the page says how to submit a signed statement instead and the form is not shown. The form
-has no CSRF token: enable it only on a registry whose operator accepts that (the demo).
+e.g. the demo identity). Without it, when the operator requires API tokens for writes, or
+on a read-only registry, the page says how to submit a signed statement instead and the
+form is not shown. Because the form signs with the operator's key, a post must come from
+this server's own page: it carries a CSRF token and its origin is checked (:mod:`.csrf`).
+The list shows one page of works, newest first (``before`` continues to older ones).
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from modelkin.errors import ModelkinError
-from modelkin.server.api_works import work_of
+from modelkin.registry import pages
 from modelkin.server.deps import get_state
 from modelkin.server.guards import check_write, require_organisation
 from modelkin.server.orgs import identity_organisation
 from modelkin.server.state import ServerState
-from modelkin.server.ui import page
+from modelkin.server.ui import PAGE, page
 from modelkin.statements import Identity
 from modelkin.works import AI_ROLES, WORK_KINDS, builtin_pack_ids, classify, compute_term, load_pack
 from modelkin.works.disclosure import disclosure_rows
@@ -39,11 +41,11 @@ State = Annotated[ServerState, Depends(get_state)]
 MAX_CONTENT = 32 << 20
 
 
-def _rows(state: ServerState, pack: str) -> list[dict[str, Any]]:
+def _rows(records: list[Any], pack: str) -> list[dict[str, Any]]:
     rules = load_pack(pack)
     rows = []
-    for rec in reversed(state.registry.works()):
-        _, work = work_of(state.registry, rec.id)
+    for rec in records:
+        work = work_from_dict(rec.predicate, f"work {rec.id[:12]}")
         c = classify(work)
         rows.append(
             {
@@ -62,12 +64,14 @@ def works(
     state: State,
     pack: Annotated[str, Query(pattern="^(" + "|".join(builtin_pack_ids()) + ")$")] = "uk-cdpa",
     registered: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[int | None, Query(ge=0)] = None,
 ) -> HTMLResponse:
+    found = pages.records_page(state.registry, "work", after=before, limit=PAGE, newest_first=True)
     return page(
-        request, "works.html", rows=_rows(state, pack), pack=pack, packs=builtin_pack_ids(),
-        kinds=WORK_KINDS, roles=AI_ROLES,
-        can_register=state.settings.ui_signer is not None and not state.settings.tokens,
-        registered=registered,
+        request, "works.html", rows=_rows(found.items, pack), pack=pack,
+        packs=builtin_pack_ids(), kinds=WORK_KINDS, roles=AI_ROLES,
+        can_register=state.settings.web_form_enabled, registered=registered,
+        older=found.next_after,
     )  # fmt: skip
 
 
@@ -96,11 +100,13 @@ def register(
     ai_role: Annotated[str, Form()] = "none",
     ai_share: Annotated[str, Form(max_length=10)] = "",
     human_contribution: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Build the work from the form, sign it with the operator's UI key, submit it."""
-    if state.settings.ui_signer is None:
-        raise ModelkinError("works form", "this server has no signing key for the web form")
-    org = check_write(request, state.settings, state.limiter)  # tokens (if required), rate
+    state.csrf.check(request, csrf_token)  # first: a forged post learns nothing more
+    org = check_write(request, state.settings, state.limiter)  # read-only, tokens, rate
+    if state.settings.ui_signer is None or not state.settings.web_form_enabled:
+        raise ModelkinError("works form", "this server does not sign works from the web form")
     systems = [{"name": ai_system, "role": ai_role}] if ai_system.strip() else []
     data: dict[str, Any] = {
         "title": title,
