@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from modelkin.errors import ModelkinError
 from modelkin.registry import pages
+from modelkin.server.api_works import work_of
 from modelkin.server.deps import get_state
 from modelkin.server.guards import check_write, require_organisation
 from modelkin.server.orgs import identity_organisation
