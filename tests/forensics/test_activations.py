@@ -107,3 +107,25 @@ def test_cli_activations_flag(
     capsys.readouterr()
     assert main(["compare", str(fp), str(runs["b"]), "--activations"]) == 2
     assert "--activations needs a model file" in capsys.readouterr().err
+
+
+def test_cli_runs_activations_when_weights_abstain(
+    runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An `insufficient` weight verdict on two runnable models brings in the activation
+    evidence by itself; the verdict and exit code stay the weight tests'."""
+    import modelkin.forensics as F
+
+    real = F.compare
+
+    def abstaining(a, b, **kw):  # type: ignore[no-untyped-def]
+        r = real(a, b, **kw)
+        r.verdict, r.related, r.reason = "insufficient", None, "forced for the test"
+        return r
+
+    monkeypatch.setattr(F, "compare", abstaining)
+    assert main(["compare", str(runs["a"]), str(runs["b"]), "--json"]) == 4
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["verdict"] == "insufficient"
+    assert "activation_cka" in [e["name"] for e in rep["evidence"]]
+    assert "activation evidence (descriptive, no valid null)" in rep["reason"]
