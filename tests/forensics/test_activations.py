@@ -129,3 +129,15 @@ def test_cli_runs_activations_when_weights_abstain(
     assert rep["verdict"] == "insufficient"
     assert "activation_cka" in [e["name"] for e in rep["evidence"]]
     assert "activation evidence (descriptive, no valid null)" in rep["reason"]
+
+
+def test_byte_level_encoders_read_the_probe_byte_by_byte() -> None:
+    """The synthetic BERTs' "WordPiece" vocabulary has no ## pieces: it is read as bytes
+    (not as unknown words), and two seeds give a real, sub-1 CKA."""
+    a = train.train(specs.TINY_BERT, seed=11, steps=STEPS).model
+    b = train.train(specs.TINY_BERT, seed=12, steps=STEPS).model
+    ev = activation_test(a, b)
+    assert ev.details["probe"]["mode"] == "shared"
+    assert ev.details["probe"]["tokens_a"] > 5000  # one token per byte (+ [CLS]/[SEP])
+    assert ev.statistic is not None and 0.2 < ev.statistic < 0.99
+    assert activation_test(a, a).statistic == pytest.approx(1.0)

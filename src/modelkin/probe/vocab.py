@@ -95,13 +95,12 @@ class Codec:
 
 def scheme_of(tok: Tokenizer) -> str:
     """``wordpiece``, ``bytelevel`` or ``spm`` from the vocabulary's spelling."""
-    if tok.kind == "wordpiece":
-        return "wordpiece"
     n = len(tok.tokens)
     step = max(1, n // 20000)  # a sample is enough to tell the spellings apart
     sample = [tok.tokens[i] for i in range(0, n, step)]
-    if sum(t.startswith("##") for t in sample) > len(sample) // 20:
-        return "wordpiece"
+    pieces = sum(t.startswith("##") and len(t) > 2 for t in sample)
+    if pieces > len(sample) // 20 or (tok.kind == "wordpiece" and pieces > len(sample) // 100):
+        return "wordpiece"  # (a "WordPiece" vocabulary without ## pieces is character-level)
     g = sum("Ġ" in t or "Ċ" in t for t in sample)
     s = sum("▁" in t for t in sample)
     return "spm" if s > g else "bytelevel"
