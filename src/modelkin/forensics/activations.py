@@ -69,7 +69,7 @@ def _skipped(why: str, **details: Any) -> Evidence:
         name=NAME,
         statistic=None,
         p_value=None,
-        null={"kind": "none: descriptive statistic"},
+        null={"kind": "none: descriptive statistic", "description": "none valid (descriptive)"},
         details={"skipped": why, **details},
         meaning=_MEANING,
         limits=_LIMITS,
@@ -199,8 +199,18 @@ def _test(sa: TensorSource, sb: TensorSource, probe_version: int | None) -> Evid
             "correspondence at all; a floor, not a null for independence",
         },
     }
+    desc = f"none valid (descriptive). Chance floor, candidate positions shuffled: {chance:.3f}."
     if ref:
         null["reference"] = ref.get("summary", {})
+        summ = ref.get("summary", {})
+        if "independent_cka_min" in summ:
+            desc += (
+                f" Reference, {summ.get('independent_pairs')} independently trained same-data "
+                f"tiny pairs: CKA {summ['independent_cka_min']:.2f}-"
+                f"{summ['independent_cka_max']:.2f}, next-token JS "
+                f"{summ['independent_js_min']:.3f}-{summ['independent_js_max']:.3f}."
+            )
+    null["description"] = desc
     return Evidence(
         name=NAME,
         statistic=stat,
