@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -60,9 +61,13 @@ class Recipe:
     parent: str | None = None
     parent_step: int | None = None
     noise: float = 0.0
+    schedule: str = "constant"
 
     def key(self) -> str:
-        blob = json.dumps({"v": TRAIN_VERSION, **asdict(self)}, sort_keys=True)
+        fields = asdict(self)
+        if fields["schedule"] == "constant":  # recipes from before schedules keep their key
+            del fields["schedule"]
+        blob = json.dumps({"v": TRAIN_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -96,8 +101,17 @@ def _batch(tokens: np.ndarray, data_seed: int, step: int, batch: int, seq: int) 
     return np.stack([tokens[s : s + seq + 1] for s in starts])
 
 
-def _lr(step: int, base: float) -> float:
-    return base * min(1.0, (step + 1) / WARMUP_STEPS)
+#: Learning-rate schedules after the linear warm-up: ``constant``, or ``cosine`` decay to
+#: zero at the run's last step (a run then ends on a flat loss: what "trained to
+#: convergence" means for the null study's models).
+SCHEDULES = ("constant", "cosine")
+
+
+def _lr(step: int, base: float, schedule: str = "constant", total: int = 0) -> float:
+    warm = base * min(1.0, (step + 1) / WARMUP_STEPS)
+    if schedule == "cosine" and total > 0:
+        return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    return warm
 
 
 def _loss(net: nn.Module, spec: Spec, chunk: np.ndarray, rng: np.random.Generator) -> Any:
@@ -169,7 +183,7 @@ def _run(recipe: Recipe, init: nn.Module | None) -> Run:
             chunk = _batch(tokens, recipe.data_seed, step, recipe.batch, recipe.seq)
             rng = np.random.default_rng([recipe.data_seed, step, 1])
             for g in opt.param_groups:
-                g["lr"] = _lr(step, recipe.lr)
+                g["lr"] = _lr(step, recipe.lr, recipe.schedule, recipe.start_step + recipe.steps)
             loss = _loss(net, spec, chunk, rng)
             opt.zero_grad()
             loss.backward()
@@ -203,11 +217,15 @@ def train(
     batch: int = 16,
     seq: int = 64,
     lr: float = 3e-3,
+    schedule: str = "constant",
 ) -> Run:
     """Train ``spec`` from scratch. ``data_seed`` defaults to ``seed``: independent runs
-    see their batches in independent orders, as separately launched jobs would."""
+    see their batches in independent orders, as separately launched jobs would;
+    ``schedule``: one of :data:`SCHEDULES`."""
     if steps < 1:
         raise ModelkinError("steps", "a training run needs at least one step")
+    if schedule not in SCHEDULES:
+        raise ModelkinError("schedule", f"unknown schedule {schedule!r} ({', '.join(SCHEDULES)})")
     recipe = Recipe(
         config=spec.config(),
         seed=seed,
@@ -218,6 +236,7 @@ def train(
         batch=batch,
         seq=seq,
         lr=lr,
+        schedule=schedule,
     )
     return _run(recipe, None)
 
