@@ -54,14 +54,20 @@ def test_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_cross_family_exit_codes(
     real_models: dict[str, Path], fps: FingerprintCache, tmp_path: Path
 ) -> None:
-    """gemma-270m (GGUF, width 640) vs minilm-l6 (width 384): no weight-level test can run,
-    the shape-free ones find nothing -> unrelated (0); fingerprints made with different
-    seeds share no sample positions -> insufficient (4)."""
+    """gemma-270m (GGUF, width 640) vs minilm-l6 (width 384): no test with a valid null can
+    run, and the shape-free curves have none, so the answer is insufficient (4) with what
+    would decide — never exit 0 (an earlier rule called this pair unrelated from the
+    descriptive curve test alone, which is how a true claim on a width-pruned copy came
+    out 'contradicted'); fingerprints made with different seeds share no sample positions
+    -> insufficient (4) too."""
     if importlib.util.find_spec("modelkin.io.gguf") is None:
         pytest.skip("GGUF reader not available yet")
     g = fps("gemma-270m").save(tmp_path / "g.mkfp")
     m = fps("minilm-l6").save(tmp_path / "m.mkfp")
-    assert main(["compare", str(g), str(m)]) == 0
+    assert main(["compare", str(g), str(m)]) == 4
+    report = compare(fps("gemma-270m"), fps("minilm-l6"))
+    assert report.verdict == "insufficient" and report.decide
+    assert any("--activations" in d for d in report.decide)
     m1 = fingerprint_model(real_models["minilm-l6"], seed=1).save(tmp_path / "m1.mkfp")
     assert main(["compare", str(m1), str(m)]) == 4
 

@@ -11,7 +11,7 @@ from gguf import GGMLQuantizationType, quants
 
 from modelkin.fingerprint.invariants import head_circuits
 from modelkin.fingerprint.stats import grid_signature
-from modelkin.forensics import RELATED_P, compare
+from modelkin.forensics import compare
 from modelkin.forensics.heads import head_test
 from modelkin.forensics.identity import explain
 from modelkin.forensics.stats import fixed_points_pmf, fixed_points_tail
@@ -116,8 +116,13 @@ def test_surgery_reasons_name_the_rule(fps: FingerprintCache) -> None:
     assert r.verdict == "derived" and r.get("identity").details["level"] == "near"  # type: ignore[union-attr]
 
 
-def test_cross_family_is_unrelated_with_a_p_value(fps: FingerprintCache) -> None:
+def test_cross_family_abstains_without_a_valid_test(fps: FingerprintCache) -> None:
+    """No test with a valid null can compare a 640-wide GGUF Gemma with a 384-wide BERT:
+    the old shape-free rule called this 'unrelated' from the descriptive depth curves
+    alone (no valid null, so failing to reject says nothing); now it abstains and says
+    what would decide."""
     r = compare(fps("gemma-270m"), fps("minilm-l6"))
-    assert r.verdict == "unrelated" and r.related is False
-    assert r.p_value is not None and RELATED_P < 0.01 <= r.p_value
-    assert "shape-free-null" in r.reason
+    assert r.verdict == "insufficient" and r.related is None
+    assert r.p_value is None and "shape-free" in r.reason
+    profile = r.get("depth_profile")
+    assert profile is not None and profile.p_value is None and not profile.combine

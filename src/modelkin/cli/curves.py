@@ -9,7 +9,6 @@ import typer
 from modelkin.cli._common import console, print_json
 
 #: Same convention as ``modelkin compare``: p <= this is a "related" finding.
-RELATED_P = 1e-6
 EXIT_UNRELATED, EXIT_RELATED, EXIT_INSUFFICIENT = 0, 3, 4
 
 
@@ -27,14 +26,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Test whether two loss curves share spikes and plateaus beyond chance.
 
-        Exit codes: 0 consistent with independent runs, 3 related (p <= 1e-6),
-        4 insufficient overlap to test. Errors exit 2."""
-        from modelkin.forensics.curves import compare_curve_files
+        Exit codes: 0 consistent with independent runs, 3 related (residual correlation
+        above every circular shift and a fitted normal tail <= 1e-6), 4 insufficient
+        overlap to test. Errors exit 2."""
+        from modelkin.forensics.curves import compare_curve_files, shares_history
 
         ev = compare_curve_files(a, b, by=by, tag=tag, background_files=background)
-        if ev.p_value is None:
+        shared = shares_history(ev)
+        if shared is None:
             verdict, code = "insufficient", EXIT_INSUFFICIENT
-        elif ev.p_value <= RELATED_P:
+        elif shared:
             verdict, code = "related", EXIT_RELATED
         else:
             verdict, code = "not shown related", EXIT_UNRELATED
@@ -56,9 +57,10 @@ def register(app: typer.Typer) -> None:
             else:
                 console.print(
                     f"residual correlation r = {ev.statistic:.4f} over {det['points']} points "
-                    f"aligned by {det['aligned_by']}; p = {ev.p_value:.3g} "
+                    f"aligned by {det['aligned_by']}; {ev.p_text} "
                     f"(circular-shift null: mean {ev.null['mean']:.3f}, sd {ev.null['std']:.3f},"
-                    f" {ev.null['draws']} shifts)"
+                    f" {ev.null['draws']} shifts; fitted normal tail "
+                    f"{det['p_normal_tail']:.2g}, asymptotic)"
                 )
                 if "background" in det:
                     bg = det["background"]

@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
         """Test whether SUSPECT derives from CANDIDATE (or vice versa).
 
         Exit codes: 0 = consistent with independent training (unrelated or
-        same_tokenizer_only), 3 = related (identical, converted, derived,
-        derived_surgery), 4 = insufficient evidence, 2 = user error.
+        same_tokenizer_only: a valid test with power on this pair did not reject),
+        3 = related (identical, converted, derived, derived_surgery), 4 = insufficient
+        evidence (with what would decide), 2 = user error.
         Activation evidence is descriptive: it adds findings (e.g. distillation
         suspected) but never changes the verdict or the exit code.
         """
@@ -88,11 +89,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(r.summary)
             if r.reason:
                 typer.echo(f"reason: {r.reason}")
+            for d in r.decide:
+                typer.echo(f"to decide: {d}")
             for e in r.evidence:
-                pv = "n/a" if e.p_value is None else f"{e.p_value:.3g}"
                 skip = e.details.get("skipped")
                 stat = "" if e.combine or e.statistic is None else f", statistic {e.statistic:.3g}"
-                typer.echo(f"  {e.name}: p = {pv}{stat}" + (f" (skipped: {skip})" if skip else ""))
+                typer.echo(
+                    f"  {e.name}: {e.p_text}{stat}" + (f" (skipped: {skip})" if skip else "")
+                )
             for f in r.findings:
                 typer.echo(f"finding: {f['kind']}: {f['statement']}")
         code = {True: EXIT_RELATED, False: EXIT_UNRELATED, None: EXIT_INSUFFICIENT}[r.related]

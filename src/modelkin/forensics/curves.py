@@ -12,8 +12,11 @@ smooth downward trend. So the test removes the trend and correlates what is left
    and standardise the residuals;
 4. statistic = Pearson correlation of the residuals; null = the same correlation after
    circular shifts of one residual series (keeps each series' autocorrelation, breaks the
-   alignment — the circular-shift / "toroidal" null used for autocorrelated series), with
-   a normal tail fitted to the shifted correlations for p-values below 1/#shifts;
+   alignment — the circular-shift / "toroidal" null used for autocorrelated series). The
+   p-value is the Monte Carlo one, never below ``1/(#shifts + 1)``; a normal tail fitted
+   to the shifted correlations is reported beside it as an asymptotic extrapolation, and
+   :func:`shares_history` (the CLI's "related") needs both: the observed correlation
+   above every shift *and* that tail at most :data:`HISTORY_P`;
 5. optionally, an empirical background of correlations between independently seeded runs
    (:func:`background`) is reported beside the null.
 
@@ -38,12 +41,16 @@ import numpy as np
 
 from modelkin.errors import ModelkinError
 from modelkin.forensics.evidence import Evidence
+from modelkin.forensics.stats import ASYMPTOTIC_FLOOR, METHOD_MC
 
 #: Largest curve file read (bytes) and most points kept: loss logs are small.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_POINTS = 5_000_000
 #: Fewest aligned points for a test.
 MIN_POINTS = 20
+#: Asymptotic tail (fitted normal) at or below which, with the observed correlation above
+#: every circular shift, two runs are said to share their training history.
+HISTORY_P = 1e-6
 TEST_NAME = "loss_curve_shape"
 
 _STEP_KEYS = (
@@ -103,8 +110,9 @@ LIMITS = (
     "Needs at least 20 overlapping points. Detects shared training history, not shared "
     "weights: a fine-tune logged on new data from step 0 looks independent. Two runs that "
     "read identical batches in identical order from different initialisations also "
-    "correlate (shared data pipeline). Logs can be fabricated; p-values below 1/#shifts "
-    "come from a normal tail fitted to the circular-shift null."
+    "correlate (shared data pipeline). Logs can be fabricated. The p-value never goes "
+    "below 1/(#shifts + 1); the normal tail fitted to the shifts is an asymptotic "
+    "extrapolation, shown beside it."
 )
 
 
@@ -564,13 +572,13 @@ def compare_curves(
     mu, sd = float(null.mean()), float(null.std())
     sd = max(sd, 1.0 / math.sqrt(n))  # never narrower than white noise would give
     p_emp = (1 + int((null >= r).sum())) / (1 + len(null))
-    p_tail = float(norm.sf((r - mu) / sd))
-    p = p_tail if p_emp <= 1 / (1 + len(null)) else max(p_tail, p_emp)
+    p_tail = max(ASYMPTOTIC_FLOOR, float(norm.sf((r - mu) / sd)))
     details = {
         **base,
         "x_range": [float(x[0]), float(x[-1])],
         "p_empirical": p_emp,
         "p_normal_tail": p_tail,
+        "p_normal_tail_note": "asymptotic extrapolation beyond the shifts (floor 1e-16)",
         "z": (r - mu) / sd,
     }
     if background is not None and len(background):
@@ -584,7 +592,7 @@ def compare_curves(
     return Evidence(
         TEST_NAME,
         r,
-        float(min(1.0, p)),
+        float(min(1.0, p_emp)),
         {
             "kind": "circular_shift",
             "draws": len(null),
@@ -596,7 +604,19 @@ def compare_curves(
         plot={"x": x.tolist(), "residual_a": ra.tolist(), "residual_b": rb.tolist(), "x_label": by},
         meaning=MEANING,
         limits=LIMITS,
+        p_floor=1.0 / (1 + len(null)),
+        p_method=f"{METHOD_MC} ({len(null)} circular shifts)",
     )
+
+
+def shares_history(ev: Evidence) -> bool | None:
+    """The related rule of the curve test: the observed residual correlation exceeds every
+    circular shift (p at its Monte Carlo floor) and the fitted normal tail is at most
+    :data:`HISTORY_P`. None when the test could not run."""
+    if ev.p_value is None or ev.p_floor is None:
+        return None
+    tail = ev.details.get("p_normal_tail")
+    return ev.p_value <= ev.p_floor and isinstance(tail, float) and tail <= HISTORY_P
 
 
 def background(curves: Sequence[Curve], by: str = "auto") -> list[float]:

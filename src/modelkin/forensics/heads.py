@@ -22,7 +22,7 @@ import numpy as np
 from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import unpack
 from modelkin.forensics.evidence import Evidence
-from modelkin.forensics.stats import fixed_points_tail
+from modelkin.forensics.stats import METHOD_EXACT, P_FLOOR, PValue, fixed_points_tail
 from modelkin.forensics.units import match
 
 #: Layer pairs matched per comparison (head matching is cheap: heads are few).
@@ -108,7 +108,7 @@ def head_test(
     return Evidence(
         name="head_matching",
         statistic=float(k),
-        p_value=p,
+        p_value=None,
         null={"description": _NULL, "mean": float(len(rows)), "tests": len(rows)},
         details={"pairs": rows, "head_order": "permuted" if permuted else "kept"},
         plot={
@@ -119,4 +119,4 @@ def head_test(
         },
         meaning=_MEANING,
         limits=_LIMITS,
-    )
+    ).set_p(PValue(p, P_FLOOR, METHOD_EXACT))

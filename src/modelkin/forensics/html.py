@@ -99,10 +99,13 @@ def _bars(bars: list[list[Any]], w: int = 600) -> str:
 def _row(e: Evidence) -> str:
     skipped = e.details.get("skipped")
     null = escape(str(e.null.get("description", "")))
-    used = "yes" if e.combine and e.p_value is not None else "no"
+    used = (
+        "yes" if e.combine and e.p_value is not None else ("descriptive" if not e.combine else "no")
+    )
+    floor = f"<br><small>floor {e.p_floor:.2g}</small>" if e.p_floor is not None else ""
     return (
         f"<tr><td><b>{escape(e.name)}</b><br>{escape(e.meaning)}</td>"
-        f"<td>{_fmt(e.statistic)}</td><td>{_fmt(e.p_value)}</td><td>{used}</td>"
+        f"<td>{_fmt(e.statistic)}</td><td>{escape(e.p_text)}{floor}</td><td>{used}</td>"
         f"<td>{null}</td><td>{escape(skipped) if skipped else ''}{escape(e.limits)}</td></tr>"
     )
 
@@ -116,6 +119,22 @@ def _findings(report: Report) -> str:
         for f in report.findings
     )
     return f"<h2>Findings beside the verdict</h2><ul>{items}</ul>"
+
+
+def _power(report: Report) -> str:
+    """The positive control an independence verdict rests on, and what would decide."""
+    parts = []
+    pw = report.power
+    if pw:
+        ok = "passed" if pw.get("passed") else "failed"
+        parts.append(
+            f"<p><b>Power (positive control, {ok}):</b> {escape(str(pw.get('control')))}: "
+            f"{escape(str(pw.get('p_text')))} (threshold {_fmt(pw.get('threshold'))}).</p>"
+        )
+    if report.decide:
+        items = "".join(f"<li>{escape(d)}</li>" for d in report.decide)
+        parts.append(f"<p><b>What would decide:</b></p><ul>{items}</ul>")
+    return "".join(parts)
 
 
 def render_html(report: Report) -> str:
@@ -146,12 +165,14 @@ def render_html(report: Report) -> str:
         f"<p>Suspect: <b>{escape(str(s.get('name')))}</b> ({escape(str(s.get('format')))}, "
         f"{_fmt(s.get('num_layers'))} layers) — Candidate: <b>{escape(str(c.get('name')))}"
         f"</b> ({escape(str(c.get('format')))}, {_fmt(c.get('num_layers'))} layers)</p>"
-        f"<p class='v'>Verdict: {escape(report.verdict)}</p><p>{escape(report.summary)}</p>"
-        f"<p>{escape(report.reason)}</p>"
+        f"<p class='v'>Verdict: {escape(str(report.verdict))}</p>"
+        f"<p>{escape(report.summary)}</p><p>{escape(report.reason)}</p>{_power(report)}"
         "<p>Each test asks: <i>if these two models had been trained independently, how "
         "surprising would this be?</i> That probability is the p-value; 'related' needs the "
         f"combined p-value ≤ {_fmt(report.combination.get('related_threshold'))}. "
         f"Combination: {escape(str(report.combination.get('method')))}.</p>"
+        "<p>A p-value at the precision its method supports is shown as <i>p &lt; floor</i> "
+        "(Monte Carlo: 1/(draws+1); normal tails: 1e-16).</p>"
         "<table><tr><th>Test (what it means)</th><th>Statistic</th><th>p-value</th>"
         "<th>Counted</th><th>Null distribution</th><th>Limits</th></tr>"
         + "".join(_row(e) for e in report.evidence)

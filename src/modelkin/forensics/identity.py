@@ -130,6 +130,8 @@ def identity_test(s: Fingerprint, c: Fingerprint) -> Evidence:
         name="identity",
         statistic=None if math.isinf(worst) else worst,
         p_value=P_FLOOR if exact else None,
+        p_floor=P_FLOOR if exact else None,
+        p_method="exact (equal digests or bitwise-equal weights)" if exact else None,
         null={
             "description": "independently trained models never share a sha256 digest or "
             "bitwise-equal weights (probability ~2^-256)",

@@ -1,23 +1,80 @@
-"""Null distributions and p-value combination used by the tests.
+"""Null distributions, p-value floors and p-value combination used by the tests.
 
-* Fisher z for a correlation of ``n`` pairs, with a variance inflation factor measured on
-  misaligned pairs (the "unrelated-pair background"), because sampled weights are not iid;
-* Hoeffding's combinatorial CLT for a sum over a random permutation (exact mean and
-  variance of ``sum_i R[i, sigma(i)]``, Hoeffding 1951), used where unit labels are
-  exchangeable under H0;
-* the Cauchy combination test (Liu & Xie 2020, JASA 115:393): valid for arbitrary
-  dependence between the tests' p-values in the tail that matters here.
+* **Permutation nulls** (Zhu et al. 2025, "Independence Tests for Language Models"): when
+  two models were trained independently and training is equivariant to permuting hidden
+  units (i.i.d. initialisation, coordinate-wise optimisers), the law of the pair is
+  unchanged when one model's hidden units are permuted. A statistic that is linear in
+  the permutation, ``T(pi) = sum_j C[j, pi(j)]``, then has an exact null: its Monte Carlo
+  p-value over random permutations, ``(1 + #{T_pi >= T}) / (B + 1)``, and its exact
+  permutation mean and variance (Hoeffding 1951, combinatorial CLT) for the normal tail
+  used only beyond the reach of the draws (:func:`permutation_test`). Shared structure
+  of independently trained models (never-seen tokens collapsing onto one direction,
+  frequency directions) is present under every permutation too, so it cancels.
+* **Floors**: every p-value carries the smallest value its method supports
+  (:class:`PValue`): ``1/(B+1)`` for Monte Carlo, :data:`ASYMPTOTIC_FLOOR` for normal
+  tails, :data:`P_FLOOR` for exact combinatorial tails and digests. Reports print a
+  floored p as ``p < floor (method)``.
+* **Combination**: the Cauchy combination test (Liu & Xie 2020, JASA 115:393), valid under
+  arbitrary dependence in the small-p tail, with p-values clipped at
+  :data:`CAUCHY_P_MAX` (a p of exactly 1 maps to tan(-pi/2) = -inf and would veto every
+  other test; truncating large p-values is the remedy of Fang, Chang & Tian 2023,
+  "Heavy-tailed distribution for combining dependent p-values with asymptotic
+  robustness", Statistica Sinica); and Rüger's order-statistic combination
+  (:func:`ruger`), valid under arbitrary dependence, which makes a set of roles agree
+  before it counts (one matrix can never decide alone).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-#: Smallest p-value reported (below, float64 tails are meaningless).
+#: Smallest p-value representable with meaning in float64 (exact tails, digests).
 P_FLOOR = 1e-300
+#: Smallest p-value reported from a normal (asymptotic) tail: beyond it the relative error
+#: of the approximation is unbounded.
+ASYMPTOTIC_FLOOR = 1e-16
+#: Cauchy combination clips p-values above this (see module doc).
+CAUCHY_P_MAX = 0.99
+#: Monte Carlo permutations drawn by :func:`permutation_test`.
+PERMUTATIONS = 999
+#: |z| above which the Monte Carlo draws cannot change the answer (every draw would fall
+#: below the observed statistic with overwhelming probability): they are skipped.
+MC_SKIP_Z = 8.0
+
+METHOD_EXACT = "exact"
+METHOD_MC = "Monte Carlo"
+METHOD_ASYMPTOTIC = "asymptotic normal tail"
+METHOD_POISSON = "Poisson approximation"
+
+
+@dataclass(frozen=True)
+class PValue:
+    """A p-value with the floor its method supports and the method's name."""
+
+    value: float
+    floor: float
+    method: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", min(1.0, max(self.floor, float(self.value))))
+
+    @property
+    def at_floor(self) -> bool:
+        return self.value <= self.floor
+
+
+def p_text(p: float | None, floor: float | None = None, method: str | None = None) -> str:
+    """``"p = 0.031 (Monte Carlo)"`` or ``"p < 1e-16 (asymptotic normal tail)"``."""
+    if p is None:
+        return "p n/a"
+    how = f" ({method})" if method else ""
+    if floor is not None and p <= floor:
+        return f"p < {floor:.2g}{how}" if floor > P_FLOOR else f"p < 1e-300{how}"
+    return f"p = {p:.3g}{how}"
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -31,7 +88,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fisher_z(r: float, n: int, inflation: float = 1.0) -> float:
-    """z score of correlation ``r`` of ``n`` pairs under H0 rho = 0."""
+    """z score of correlation ``r`` of ``n`` pairs under H0 rho = 0 (iid pairs)."""
     if n <= 3:
         return 0.0
     r = min(max(r, -0.999999), 0.999999)
@@ -39,25 +96,68 @@ def fisher_z(r: float, n: int, inflation: float = 1.0) -> float:
 
 
 def two_sided(z: float) -> float:
-    """Two-sided normal p-value, floored at :data:`P_FLOOR`."""
-    return max(P_FLOOR, float(2.0 * stats.norm.sf(abs(z))))
+    """Two-sided normal p-value, floored at :data:`ASYMPTOTIC_FLOOR`."""
+    return max(ASYMPTOTIC_FLOOR, float(2.0 * stats.norm.sf(abs(z))))
 
 
 def upper(z: float) -> float:
-    """One-sided (upper tail) normal p-value, floored at :data:`P_FLOOR`."""
-    return max(P_FLOOR, float(stats.norm.sf(z)))
+    """One-sided (upper tail) normal p-value, floored at :data:`ASYMPTOTIC_FLOOR`."""
+    return max(ASYMPTOTIC_FLOOR, float(stats.norm.sf(z)))
+
+
+def permutation_moments(c: np.ndarray) -> tuple[float, float, float]:
+    """(observed trace, exact mean, exact standard deviation) of ``sum_i C[i, pi(i)]``
+    over uniformly random permutations ``pi`` (Hoeffding 1951)."""
+    n = c.shape[0]
+    t = float(np.trace(c))
+    mean = float(c.sum()) / n
+    d = c - c.mean(axis=1, keepdims=True) - c.mean(axis=0, keepdims=True) + c.mean()
+    var = float((d * d).sum()) / (n - 1) if n > 1 else 0.0
+    return t, mean, math.sqrt(max(var, 0.0))
 
 
 def permutation_trace_z(r: np.ndarray) -> float:
     """z score of ``trace(R)`` against the sums over uniformly random permutations."""
-    n = r.shape[0]
-    if n < 3:
+    if r.shape[0] < 3:
         return 0.0
-    t = float(np.trace(r))
-    mean = float(r.sum()) / n
-    d = r - r.mean(axis=1, keepdims=True) - r.mean(axis=0, keepdims=True) + r.mean()
-    var = float((d * d).sum()) / (n - 1)
-    return (t - mean) / math.sqrt(var) if var > 0 else 0.0
+    t, mean, sd = permutation_moments(r)
+    return (t - mean) / sd if sd > 0 else 0.0
+
+
+def _draws(n: int, draws: int, seed: int) -> np.ndarray:
+    """``draws`` uniformly random permutations of ``range(n)`` (rows), seeded: reports
+    are recomputable bit for bit."""
+    rng = np.random.default_rng([seed, n, draws])
+    return np.asarray(np.argsort(rng.random((draws, n)), axis=1))
+
+
+def permutation_test(
+    c: np.ndarray, draws: int = PERMUTATIONS, seed: int = 0
+) -> tuple[float, PValue]:
+    """(z, one-sided p) of ``T = trace(C)`` against ``T(pi) = sum_i C[i, pi(i)]``.
+
+    ``C[i, j]`` is the contribution of pairing unit ``i`` of one model with unit ``j`` of
+    the other (e.g. the inner product of two columns). Up to ``draws`` seeded permutations
+    give the exact Monte Carlo p-value ``(1 + #{T_pi >= T}) / (draws + 1)``; when no draw
+    reaches ``T`` the p-value is the normal tail of the exact permutation moments
+    (asymptotic, floored at :data:`ASYMPTOTIC_FLOOR`), capped at ``1 / (draws + 1)`` — so
+    it is exact at every level down to ``1 / (draws + 1)`` and asymptotic only beyond.
+    Draws are skipped when ``z`` exceeds :data:`MC_SKIP_Z` (they could not reach it)."""
+    n = c.shape[0]
+    if n < 3:
+        return 0.0, PValue(1.0, 1.0 / (draws + 1), METHOD_MC)
+    t, mean, sd = permutation_moments(c)
+    z = (t - mean) / sd if sd > 0 else 0.0
+    tail = max(ASYMPTOTIC_FLOOR, float(stats.norm.sf(z)))
+    if z > MC_SKIP_Z:
+        return z, PValue(tail, ASYMPTOTIC_FLOOR, METHOD_ASYMPTOTIC)
+    perms = _draws(n, draws, seed)
+    null = c[np.arange(n)[None, :], perms].sum(axis=1)
+    # a tolerance for float round-off: ties count against the observed statistic
+    hits = int(np.count_nonzero(null >= t - 1e-12 * max(1.0, abs(t))))
+    if hits > 0:
+        return z, PValue((1 + hits) / (draws + 1), 1.0 / (draws + 1), METHOD_MC)
+    return z, PValue(min(tail, 1.0 / (draws + 1)), ASYMPTOTIC_FLOOR, METHOD_ASYMPTOTIC)
 
 
 def poisson_tail(k: int, mu: float) -> float:
@@ -70,13 +170,31 @@ def bonferroni(ps: list[float]) -> float:
     return min(1.0, min(ps) * len(ps)) if ps else 1.0
 
 
+def ruger(ps: list[float], r: int) -> float:
+    """Rüger's combination: ``m / r`` times the ``r``-th smallest of ``m`` p-values,
+    capped at 1 (valid under arbitrary dependence; Rüger 1978, Morgenstern 1980). With
+    ``r = ceil(m / 2)`` it is twice the median: a majority of the tests must agree."""
+    if not ps:
+        return 1.0
+    m = len(ps)
+    r = min(max(1, r), m)
+    return min(1.0, sorted(ps)[r - 1] * m / r)
+
+
+def agreement_rank(m: int) -> int:
+    """How many of ``m`` roles must agree in :func:`ruger`: a majority, never one alone
+    (``m`` < 2 gives 2, i.e. no decision)."""
+    return max(2, math.ceil(m / 2))
+
+
 def cauchy_combine(ps: list[float]) -> float:
-    """Cauchy combination with equal weights; tiny p-values use tan's pole expansion."""
+    """Cauchy combination with equal weights (see module doc); tiny p-values use tan's
+    pole expansion, p-values above :data:`CAUCHY_P_MAX` are clipped to it."""
     if not ps:
         return 1.0
     terms = []
     for p in ps:
-        p = min(max(p, P_FLOOR), 1.0)
+        p = min(max(p, P_FLOOR), CAUCHY_P_MAX)
         terms.append(1.0 / (p * math.pi) if p < 1e-15 else math.tan((0.5 - p) * math.pi))
     t = sum(terms) / len(terms)
     if t > 1e15:

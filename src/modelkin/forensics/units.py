@@ -25,7 +25,7 @@ from modelkin.fingerprint.arrays import unpack
 from modelkin.fingerprint.sampling import hidden_subset
 from modelkin.forensics.evidence import Evidence
 from modelkin.forensics.hidden import hidden_permutation
-from modelkin.forensics.stats import bonferroni, poisson_tail
+from modelkin.forensics.stats import METHOD_POISSON, P_FLOOR, PValue, bonferroni, poisson_tail
 
 #: Layer pairs matched per comparison (linear assignment is the slowest step).
 MAX_PAIRS = 3
@@ -159,7 +159,7 @@ def unit_test(
     return Evidence(
         name="unit_matching",
         statistic=float(best["fixed_points"]),
-        p_value=bonferroni([r["p"] for r in rows]),
+        p_value=None,
         null={
             "description": "agreement of two independent matchings of exchangeable units: "
             "Poisson(m/n) fixed points per layer pair (m suspect units matched into n); "
@@ -186,7 +186,7 @@ def unit_test(
         limits="A permuted hidden basis is undone via the embeddings (needs shared tokens); "
         "a rotation of the hidden space (not just a permutation) or retraining from "
         "scratch removes the signal; attention heads are matched by the head_matching test.",
-    )
+    ).set_p(PValue(bonferroni([r["p"] for r in rows]), P_FLOOR, METHOD_POISSON))
 
 
 def _basis(s: Fingerprint, c: Fingerprint) -> np.ndarray | None:

@@ -1,23 +1,44 @@
-"""The verdict engine: run every test, combine, decide.
+"""The verdict engine: run every test, combine, decide, and abstain when it cannot.
 
-Combined p-value: the Cauchy combination (Liu & Xie 2020) of the p-values of the tests
-that ran and are valid under H0; it stays valid under arbitrary dependence between tests in
-the small-p tail used here. ``related`` requires combined p <= :data:`RELATED_P`.
+Rules, in order (each named in the report):
+
+1. ``identical`` / ``converted``: same files or weights, or every difference explained by
+   a conversion rule (the latter only once the tests below show relation).
+2. Different fingerprint seeds: ``insufficient`` (the samples differ).
+3. **related** (``derived`` / ``derived_surgery``): the combined p-value of the tests with a
+   valid null (``Evidence.combine``) is at most :data:`RELATED_P`. Combination: Cauchy
+   (Liu & Xie 2020, valid under dependence; large p-values clipped so that one test at
+   p = 1 cannot veto the others, see :mod:`.stats`).
+4. **independence** (``unrelated`` / ``same_tokenizer_only``, CLI exit 0) only when a test
+   with a valid null ran *and had power on this pair*: the same tests call a control copy
+   of the candidate (:mod:`.control`: the candidate's own values plus
+   :data:`~modelkin.forensics.control.POWER_NOISE` relative noise, in the suspect's
+   layout) related, or a test supplied from outside states its own passed positive
+   control (``Evidence.power``). Failing to reject is otherwise no evidence of
+   independence.
+5. Otherwise ``insufficient``, with the reason and what evidence would decide.
+
+Descriptive tests (no valid null: depth profile, attention spectra) are shown and never
+decide. New tests plug in through :func:`fingerprint_evidence` (fingerprint-level tests,
+re-run on the power control) or ``compare(..., extra=[...])`` (evidence computed
+elsewhere, e.g. from activations); every one with ``combine=True`` enters the combined p.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from modelkin.fingerprint import Fingerprint
-from modelkin.forensics.evidence import Evidence, Report
+from modelkin.forensics.control import POWER_NOISE, control_copy
+from modelkin.forensics.evidence import Evidence, EvidenceLevel, Report, Verdict
 from modelkin.forensics.heads import head_test
 from modelkin.forensics.identity import identity_test
 from modelkin.forensics.layers import layer_test
 from modelkin.forensics.params import parameter_test
 from modelkin.forensics.profile import profile_test
 from modelkin.forensics.spectra import spectra_test
-from modelkin.forensics.stats import cauchy_combine
+from modelkin.forensics.stats import P_FLOOR, cauchy_combine, p_text
 from modelkin.forensics.tokens import token_test
 from modelkin.forensics.units import unit_test
 
@@ -25,11 +46,23 @@ RELATED_P = 1e-6
 #: A matching's own p-value at or below which its matched order is trusted (the pair is
 #: already related by the combined p): 4 heads in 4 layers all agreeing give 3e-6.
 ORDER_P = 1e-3
-#: Level the liberal shape-free tests must stay above for an ``unrelated`` verdict on
-#: pairs no weight-level test can compare (see :func:`_shape_free`).
-LIBERAL_ALPHA = 0.01
 #: Vocabulary Jaccard above which two models "share a tokenizer".
 SAME_TOKENIZER_JACCARD = 0.9
+
+#: What evidence would decide, by the reason an answer was withheld.
+DECIDE_ACTIVATIONS = (
+    "compare behaviour on the model files (modelkin compare --activations): hidden "
+    "representations compare across shapes, rotations and pruning (descriptive until "
+    "that test has a calibrated null)"
+)
+DECIDE_SEED = "fingerprint both models with the same seed (--seed)"
+DECIDE_TOKENIZER = (
+    "provide each model's tokenizer (tokenizer.json beside the weights) so that "
+    "token-keyed embedding rows can be compared"
+)
+DECIDE_FULL = "fingerprint both models in full mode (--mode full) for more comparable cells"
+
+_COMBINATION = "Cauchy combination (Liu & Xie 2020), valid under dependence; p clipped at 0.99"
 
 
 def _describe(fp: Fingerprint) -> dict[str, Any]:
@@ -78,149 +111,209 @@ def _surgery(
     return why
 
 
-def compare(suspect: Fingerprint, candidate: Fingerprint, **opts: Any) -> Report:
-    """Compare two fingerprints; ``opts``: ``related_p`` (default 1e-6)."""
-    threshold = float(opts.get("related_p", RELATED_P))
-    ident = identity_test(suspect, candidate)
-    params = parameter_test(suspect, candidate)
-    layers = layer_test(suspect, candidate)
+def fingerprint_evidence(s: Fingerprint, c: Fingerprint) -> list[Evidence]:
+    """Every fingerprint-level test on the pair, in report order. A new test is added
+    here; if it sets ``combine=True`` (a null validated by ``benchmarks/null_study.py``)
+    it enters the combined p-value and the power control automatically."""
+    ident = identity_test(s, c)
+    params = parameter_test(s, c)
+    layers = layer_test(s, c)
     pairs = [(int(i), int(j)) for i, j, *_ in layers.details.get("map", [])]
-    units = unit_test(suspect, candidate, pairs)
-    heads = head_test(suspect, candidate, pairs, units.details.get("hidden_basis") == "permuted")
-    profile = profile_test(suspect, candidate)
-    tokens = token_test(suspect, candidate)
-    spectra = spectra_test(suspect, candidate, pairs)
-    evidence = [ident, params, units, heads, layers, profile, spectra, tokens]
+    units = unit_test(s, c, pairs)
+    heads = head_test(s, c, pairs, units.details.get("hidden_basis") == "permuted")
+    profile = profile_test(s, c)
+    tokens = token_test(s, c)
+    spectra = spectra_test(s, c, pairs)
+    return [ident, params, units, heads, layers, profile, spectra, tokens]
+
+
+def combined(evidence: Sequence[Evidence]) -> tuple[float | None, float | None, list[Evidence]]:
+    """(combined p, its floor, the tests combined): the Cauchy combination of every test
+    with ``combine=True`` that produced a p-value."""
     used = [e for e in evidence if e.combine and e.p_value is not None]
-    p = cauchy_combine([e.p_value for e in used if e.p_value is not None]) if used else None
-    overlap = tokens.details.get("vocab", {})
-    jac = overlap.get("jaccard")
-    level = ident.details["level"]
+    if not used:
+        return None, None, []
+    p = cauchy_combine([float(e.p_value) for e in used if e.p_value is not None])
+    floors = [e.p_floor if e.p_floor is not None else P_FLOOR for e in used]
+    return p, min(floors), used
+
+
+def power_control(
+    s: Fingerprint, c: Fingerprint, threshold: float, noise: float = POWER_NOISE
+) -> dict[str, Any]:
+    """Run the fingerprint tests on the control pair (see :mod:`.control`)."""
+    ctrl = control_copy(s, c, noise)
+    ev = fingerprint_evidence(ctrl, c)
+    p, floor, used = combined(ev)
+    return {
+        "control": f"the candidate's own weights plus Gaussian noise of {noise:g} x each "
+        "stored array's standard deviation, in the suspect's layout, against the candidate",
+        "noise": noise,
+        "p": p,
+        "p_text": p_text(p, floor, "combined") if p is not None else "n/a",
+        "threshold": threshold,
+        "passed": p is not None and p <= threshold,
+        "tests": {e.name: e.p_value for e in used},
+        "powered_tests": [e.name for e in used if e.p_value is not None and e.p_value <= threshold],
+    }
+
+
+def compare(
+    suspect: Fingerprint,
+    candidate: Fingerprint,
+    *,
+    extra: Sequence[Evidence] = (),
+    related_p: float = RELATED_P,
+    power_noise: float = POWER_NOISE,
+) -> Report:
+    """Compare two fingerprints.
+
+    ``extra``: evidence computed outside the fingerprint engine (e.g. activations); each
+    with ``combine=True`` enters the combined p, and one that states a passed positive
+    control (``power["passed"]``) can support an independence verdict. ``related_p``: the
+    related threshold; ``power_noise``: the relative noise of the power control."""
+    threshold = float(related_p)
+    evidence = fingerprint_evidence(suspect, candidate) + list(extra)
+    ident = evidence[0]
+    layers = next(e for e in evidence if e.name == "layer_alignment")
+    units = next(e for e in evidence if e.name == "unit_matching")
+    heads = next(e for e in evidence if e.name == "head_matching")
+    tokens = next(e for e in evidence if e.name == "tokens_embeddings")
+    p, floor, used = combined(evidence)
+    jac = tokens.details.get("vocab", {}).get("jaccard")
+    shared_tok = jac is not None and jac >= SAME_TOKENIZER_JACCARD
+    level = EvidenceLevel(ident.details["level"])
     reason = ""
-    related: bool | None
-    if level == "files" or (
-        level == "weights"
+    decide: list[str] = []
+    power: dict[str, Any] | None = None
+    verdict: Verdict
+    if level is EvidenceLevel.FILES or (
+        level is EvidenceLevel.WEIGHTS
         and suspect.format == candidate.format
         and suspect.structure.get("digest") == candidate.structure.get("digest")
         and {k: v["size"] for k, v in suspect.files.items()}
         == {k: v["size"] for k, v in candidate.files.items()}
     ):
-        verdict, related = "identical", True
+        verdict = Verdict.IDENTICAL
+        reason = "rule identity: same files" if level is EvidenceLevel.FILES else ""
+        reason = reason or "rule identity: same weights, same format and structure"
     elif suspect.seed != candidate.seed:
-        verdict, related = "insufficient", None
+        verdict = Verdict.INSUFFICIENT
         reason = (
             f"fingerprints made with different seeds ({suspect.seed} vs {candidate.seed}) "
-            "sample different weights: fingerprint both with the same seed"
+            "sample different weights"
         )
-    elif level == "weights" or (level == "converted" and p is not None and p <= threshold):
+        decide = [DECIDE_SEED]
+    elif level is EvidenceLevel.WEIGHTS or (
+        level is EvidenceLevel.CONVERTED and p is not None and p <= threshold
+    ):
         # a lattice-explained difference is a conversion only once the weight tests have
         # shown relation (a very coarse lattice could otherwise absorb unrelated weights)
-        verdict, related = "converted", True
-        p = p if p is not None else 0.0
+        verdict = Verdict.CONVERTED
+        if p is None:
+            p, floor = P_FLOOR, P_FLOOR
         rules = ", ".join(sorted(r for r in ident.details.get("rules", {}) if r != "exact"))
         reason = f"every shared role equal or explained by rule {rules or 'exact'}"
     elif p is not None and p <= threshold:
         surgery = _surgery(suspect, candidate, layers, units, heads)
-        verdict, related = ("derived_surgery" if surgery else "derived"), True
+        verdict = Verdict.DERIVED_SURGERY if surgery else Verdict.DERIVED
         reason = "; ".join(surgery)
-        if not surgery and level == "near":
+        if not surgery and level is EvidenceLevel.NEAR:
             reason = "small changes not explained by a conversion (no quantization lattice, "
             reason += "beyond float round-off): fine-tune or noise"
     elif not used:
-        verdict, related, p, reason = _shape_free(profile, spectra, tokens)
-        if related is False and jac is not None and jac >= SAME_TOKENIZER_JACCARD:
-            verdict = "same_tokenizer_only"
-    elif jac is not None and jac >= SAME_TOKENIZER_JACCARD:
-        verdict, related = "same_tokenizer_only", False
+        verdict = Verdict.INSUFFICIENT
+        reason, decide = _nothing_comparable(evidence, jac, suspect, candidate)
     else:
-        verdict, related = "unrelated", False
-    summary = _summary(verdict, p, threshold, used)
-    if not used and p is not None:
-        used_names = [e.name for e in (profile, tokens) if e.p_value is not None]
-        comb = {
-            "method": "Cauchy combination of shape-free tests with liberal nulls "
-            "(they over-reject: a large p here is conservative for 'unrelated')",
-            "tests": used_names,
-            "related_threshold": threshold,
-        }
-    else:
-        comb = {
-            "method": "Cauchy combination (Liu & Xie 2020), valid under dependence",
-            "tests": [e.name for e in used],
-            "related_threshold": threshold,
-        }
+        power = power_control(suspect, candidate, threshold, power_noise)
+        outside = [
+            e.name
+            for e in extra
+            if e.combine and e.p_value is not None and (e.power or {}).get("passed") is True
+        ]
+        if outside:
+            power["outside_controls"] = outside
+        if power["passed"] or outside:
+            verdict = Verdict.SAME_TOKENIZER_ONLY if shared_tok else Verdict.UNRELATED
+            names = ", ".join(power["powered_tests"] + outside) or "the combined tests"
+            reason = (
+                f"rule powered-null: no valid test rejects independence ({p_text(p)}), and "
+                f"{names} had power on this pair (control: the candidate plus "
+                f"{power_noise:g} relative noise gives {power['p_text']})"
+            )
+            if shared_tok:
+                reason += f"; vocabulary Jaccard {jac:.3g}"
+        else:
+            verdict = Verdict.INSUFFICIENT
+            reason = (
+                f"no valid test rejects independence ({p_text(p)}), but they had no power "
+                f"on this pair: even the candidate plus {power_noise:g} relative noise, in "
+                f"the suspect's layout, gives only {power['p_text']} (threshold "
+                f"{threshold:g}); the models share too few comparable cells"
+            )
+            decide = [DECIDE_ACTIVATIONS, DECIDE_FULL]
+    method = "combined" if used else None
     return Report(
         verdict=verdict,
-        related=related,
+        related=verdict.related,
         p_value=p,
         evidence=evidence,
         suspect=_describe(suspect),
         candidate=_describe(candidate),
-        summary=summary,
+        summary=_summary(verdict, p, floor, threshold, used),
         reason=reason,
-        combination=comb,
+        combination={
+            "method": _COMBINATION,
+            "tests": [e.name for e in used],
+            "related_threshold": threshold,
+            "descriptive": [e.name for e in evidence if not e.combine and e.statistic is not None],
+        },
+        p_floor=floor,
+        p_method=method,
+        power=power,
+        decide=decide,
     )
 
 
-def _shape_free(
-    profile: Evidence, spectra: Evidence, tokens: Evidence
-) -> tuple[str, bool | None, float | None, str]:
-    """Verdict when no weight-level test could run (shapes differ entirely: other family
-    or width). The shape-independent tests that can run are the depth profile (per-layer
-    weight spread after depth normalisation) and the vocabulary overlap; their nulls are
-    *liberal* (same-recipe models look alike, so they over-reject independence). Rule
-    ``shape-free-null``: when they ran and none reaches :data:`LIBERAL_ALPHA`, a valid
-    test would not either, so the pair is ``unrelated`` with their combined p; when one
-    does, it cannot prove derivation (invalid null): ``insufficient``."""
-    ps = [e.p_value for e in (profile,) if e.p_value is not None]
-    vocab = tokens.details.get("vocab", {})
-    jac = vocab.get("jaccard")
+def _nothing_comparable(
+    evidence: Sequence[Evidence], jac: float | None, s: Fingerprint, c: Fingerprint
+) -> tuple[str, list[str]]:
+    """Reason and next steps when no test with a valid null could run (shapes differ
+    entirely: another family or width). Descriptive curves never decide (rule
+    shape-free: abstain)."""
+    skipped = {e.name: e.details.get("skipped") for e in evidence if e.details.get("skipped")}
     vtxt = f"; vocabulary Jaccard {jac:.3g}" if isinstance(jac, float) else ""
-    if not ps:
-        why = profile.details.get("skipped") or "no per-layer role in both"
-        return (
-            "insufficient",
-            None,
-            None,
-            "no comparable parameters (different shapes, widths or missing data) and no "
-            f"shape-independent test could run ({why}){vtxt}",
-        )
-    p = cauchy_combine(ps)
-    if p >= LIBERAL_ALPHA:
-        return (
-            "unrelated",
-            False,
-            p,
-            "shapes differ entirely; rule shape-free-null: depth-normalised per-layer "
-            f"curves (r = {profile.statistic:.2f}) show no relation at the liberal level "
-            f"{LIBERAL_ALPHA:g}{vtxt}",
-        )
+    profile = next((e for e in evidence if e.name == "depth_profile"), None)
+    prof = ""
+    if profile is not None and profile.statistic is not None:
+        prof = f"; depth-profile correlation r = {profile.statistic:.2f} (descriptive)"
+    decide = [DECIDE_ACTIVATIONS]
+    if jac is None or not (s.tokens and c.tokens):
+        decide.append(DECIDE_TOKENIZER)
+    why = skipped.get("parameter_similarity") or "no comparable parameters"
     return (
-        "insufficient",
-        None,
-        p,
-        "shapes differ entirely and the depth-normalised per-layer curves agree "
-        f"(r = {profile.statistic:.2f}, naive p = {p:.2g}), but that test has no valid "
-        f"null for derivation{vtxt}",
+        "rule shape-free: no test with a valid null could run (" + why + "); shape-free "
+        "curves have no valid null and never decide" + prof + vtxt,
+        decide,
     )
 
 
-def _summary(verdict: str, p: float | None, threshold: float, used: list[Evidence]) -> str:
-    ps = f"{p:.3g}" if p is not None else "n/a"
+def _summary(
+    verdict: Verdict, p: float | None, floor: float | None, threshold: float, used: list[Evidence]
+) -> str:
+    ps = p_text(p, floor) if p is not None else "p n/a"
     names = ", ".join(e.name for e in used) or "none"
-    if verdict in ("identical", "converted", "derived", "derived_surgery"):
+    if verdict.related:
         return (
-            f"Statistically consistent with derivation ({verdict}): combined p = {ps} under "
+            f"Statistically consistent with derivation ({verdict}): combined {ps} under "
             f"H0 'trained independently' (threshold {threshold:g}; tests: {names})."
         )
-    if verdict == "insufficient":
-        return "Insufficient evidence: the fingerprints share nothing comparable."
-    if not used:
+    if verdict is Verdict.INSUFFICIENT:
         return (
-            f"Consistent with independent training ({verdict}): no weight-level test could "
-            f"run (shapes differ); the shape-free tests give p = {ps} (liberal nulls)."
+            "Insufficient evidence: no test with a valid null and power on this pair could "
+            f"decide (combined {ps}; tests: {names})."
         )
     return (
-        f"Consistent with independent training ({verdict}): combined p = {ps} "
-        f"(threshold {threshold:g}; tests: {names})."
+        f"Consistent with independent training ({verdict}): combined {ps} "
+        f"(threshold {threshold:g}; tests: {names}), with power shown by a positive control."
     )
