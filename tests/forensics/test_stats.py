@@ -69,3 +69,47 @@ def test_head_spectra_match_brute_force() -> None:
     assert any(np.allclose(x, want, rtol=1e-4) for x in got["qk"])
     want_ov = np.linalg.svd(o[:, 16:32] @ v[16:32], compute_uv=False)[:8]
     assert any(np.allclose(x, want_ov, rtol=1e-4) for x in got["ov"])
+
+
+def test_permutation_test_is_calibrated_and_floored() -> None:
+    """Under H0 (independent columns) the permutation p-value is uniform; it never goes
+    below 1/(draws+1) unless the normal tail is the method named; a strong match reaches
+    the asymptotic floor and says so."""
+    from modelkin.forensics.stats import (
+        ASYMPTOTIC_FLOOR,
+        METHOD_ASYMPTOTIC,
+        METHOD_MC,
+        permutation_test,
+    )
+
+    rng = np.random.default_rng(4)
+    ps = []
+    for i in range(300):
+        a, b = rng.normal(size=(32, 24)), rng.normal(size=(32, 24))
+        _, p = permutation_test(a.T @ b, draws=199, seed=i)
+        assert p.value >= 1 / 200 or p.method == METHOD_ASYMPTOTIC
+        ps.append(p.value)
+    assert 0.4 < float(np.mean(ps)) < 0.6
+    assert float(np.mean(np.asarray(ps) <= 0.05)) < 0.1
+    a = rng.normal(size=(32, 24))
+    z, p = permutation_test(a.T @ (a + 0.1 * rng.normal(size=a.shape)))
+    assert z > 4 and p.method == METHOD_ASYMPTOTIC and p.floor == ASYMPTOTIC_FLOOR
+    _, p = permutation_test(rng.normal(size=(24, 24)), draws=99)
+    assert p.method == METHOD_MC and p.value >= 0.01
+
+
+def test_ruger_needs_agreement() -> None:
+    from modelkin.forensics.stats import agreement_rank, ruger
+
+    # one role at 1e-12 among ten at 0.5 does not decide
+    assert ruger([1e-12] + [0.5] * 9, agreement_rank(10)) == 1.0
+    assert ruger([1e-12] * 6 + [0.5] * 4, agreement_rank(10)) == 2e-12
+    assert agreement_rank(1) == 2 and agreement_rank(7) == 4
+
+
+def test_p_text_names_the_floor() -> None:
+    from modelkin.forensics.stats import p_text
+
+    assert p_text(1e-16, 1e-16, "asymptotic normal tail") == "p < 1e-16 (asymptotic normal tail)"
+    assert p_text(0.001, 0.001, "Monte Carlo") == "p < 0.001 (Monte Carlo)"
+    assert p_text(0.25, 0.001, "Monte Carlo") == "p = 0.25 (Monte Carlo)"

@@ -25,6 +25,7 @@ from modelkin.forensics.stats import (
     PValue,
     agreement_rank,
     bonferroni,
+    permutation_floor,
 )
 
 #: A pair enters the map only when its median z exceeds this (a score of z - MAP_Z).
@@ -107,7 +108,7 @@ def similarity(
         z, r, p = np.zeros((ns, nc)), np.zeros((ns, nc)), np.ones((ns, nc))
         z[np.ix_(ia, jb)] = zk
         r[np.ix_(ia, jb)] = rk
-        p[np.ix_(ia, jb)] = np.maximum(ASYMPTOTIC_FLOOR, stats.norm.sf(zk))
+        p[np.ix_(ia, jb)] = np.maximum(permutation_floor(xa.shape[1]), stats.norm.sf(zk))
         zs.append(z)
         rs.append(r)
         ps.append(p)

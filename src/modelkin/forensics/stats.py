@@ -124,6 +124,18 @@ def permutation_trace_z(r: np.ndarray) -> float:
     return (t - mean) / sd if sd > 0 else 0.0
 
 
+def permutation_floor(n: int) -> float:
+    """Smallest p-value a permutation test over ``n`` units can support: ``1/n!`` (one
+    permutation, the identity, is always as extreme as the observed one) and never below
+    :data:`ASYMPTOTIC_FLOOR` (the normal tail is used beyond the draws). The normal tail
+    alone would claim p = 1e-12 for an 8-unit copy (z = n - 1 = 7), where the exact
+    permutation p-value is 1/8! = 2.5e-5."""
+    if n < 2:
+        return 1.0
+    log_fact = math.lgamma(n + 1)
+    return max(ASYMPTOTIC_FLOOR, math.exp(-log_fact) if log_fact < 700 else 0.0)
+
+
 def _draws(n: int, draws: int, seed: int) -> np.ndarray:
     """``draws`` uniformly random permutations of ``range(n)`` (rows), seeded: reports
     are recomputable bit for bit."""
@@ -141,23 +153,25 @@ def permutation_test(
     give the exact Monte Carlo p-value ``(1 + #{T_pi >= T}) / (draws + 1)``; when no draw
     reaches ``T`` the p-value is the normal tail of the exact permutation moments
     (asymptotic, floored at :data:`ASYMPTOTIC_FLOOR`), capped at ``1 / (draws + 1)`` — so
-    it is exact at every level down to ``1 / (draws + 1)`` and asymptotic only beyond.
-    Draws are skipped when ``z`` exceeds :data:`MC_SKIP_Z` (they could not reach it)."""
+    it is exact at every level down to ``1 / (draws + 1)`` and asymptotic only beyond,
+    where it never goes below :func:`permutation_floor` (``1/n!``). Draws are skipped
+    when ``z`` exceeds :data:`MC_SKIP_Z` (they could not reach it)."""
     n = c.shape[0]
     if n < 3:
         return 0.0, PValue(1.0, 1.0 / (draws + 1), METHOD_MC)
     t, mean, sd = permutation_moments(c)
     z = (t - mean) / sd if sd > 0 else 0.0
-    tail = max(ASYMPTOTIC_FLOOR, float(stats.norm.sf(z)))
-    if z > MC_SKIP_Z:
-        return z, PValue(tail, ASYMPTOTIC_FLOOR, METHOD_ASYMPTOTIC)
+    floor = permutation_floor(n)
+    tail = max(floor, float(stats.norm.sf(z)))
+    if z > MC_SKIP_Z and floor < 1.0 / (draws + 1):
+        return z, PValue(tail, floor, METHOD_ASYMPTOTIC)
     perms = _draws(n, draws, seed)
     null = c[np.arange(n)[None, :], perms].sum(axis=1)
     # a tolerance for float round-off: ties count against the observed statistic
     hits = int(np.count_nonzero(null >= t - 1e-12 * max(1.0, abs(t))))
-    if hits > 0:
+    if hits > 0 or floor >= 1.0 / (draws + 1):
         return z, PValue((1 + hits) / (draws + 1), 1.0 / (draws + 1), METHOD_MC)
-    return z, PValue(min(tail, 1.0 / (draws + 1)), ASYMPTOTIC_FLOOR, METHOD_ASYMPTOTIC)
+    return z, PValue(min(tail, 1.0 / (draws + 1)), floor, METHOD_ASYMPTOTIC)
 
 
 def poisson_tail(k: int, mu: float) -> float:
