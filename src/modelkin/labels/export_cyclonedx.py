@@ -25,21 +25,16 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.contact import OrganizationalEntity
 from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 
 import modelkin
-from modelkin.errors import ModelkinError
 from modelkin.labels.model import Dataset, Label, Parent, Provenance
+from modelkin.labels.validation import ExportError as ExportError  # re-exported
+from modelkin.labels.validation import check
 
 try:  # cyclonedx-python-lib >= 11 moved the factory; older versions keep the old path
     from cyclonedx.contrib.license.factories import LicenseFactory
 except ImportError:  # pragma: no cover
     from cyclonedx.factory.license import LicenseFactory
-
-
-class ExportError(ModelkinError):
-    """An export failed validation against its official schema (a modelkin bug or bad data)."""
 
 
 def _prov_props(prefix: str, p: Provenance) -> list[Property]:
@@ -197,6 +192,4 @@ def export_cyclonedx(label: Label) -> dict[str, Any]:
 
 def validate_cyclonedx(doc: dict[str, Any], where: str = "CycloneDX export") -> None:
     """Raise :class:`ExportError` unless ``doc`` is valid CycloneDX 1.6 JSON (strict schema)."""
-    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(doc))
-    if error is not None:
-        raise ExportError(where, f"not valid CycloneDX 1.6: {error}")
+    check(doc, "cyclonedx-1.6", where, "CycloneDX 1.6:")

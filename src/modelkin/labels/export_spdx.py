@@ -20,21 +20,16 @@ claim becomes an ``Annotation`` rather than a relationship. Licences are
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import jsonschema
-from jsonschema import _keywords, validators
 from spdx_python_model import v3_0_1 as spdx
 
-from modelkin.labels.export_cyclonedx import ExportError
 from modelkin.labels.format import provenance_text
 from modelkin.labels.licences import lookup
 from modelkin.labels.model import Label, Parent, Provenance
+from modelkin.labels.validation import ExportError, check
 
 NAMESPACE = "https://modelkin.org/spdx/"
 NO_ASSERTION_LICENSE = "https://spdx.org/rdf/3.0.1/terms/ExpandedLicensing/NoAssertionLicense"
@@ -285,41 +280,7 @@ def _add_parent(
     relate(model, spdx.RelationshipType.descendantOf, [parent], note)
 
 
-@cache
-def spdx3_schema() -> dict[str, Any]:
-    """The vendored official SPDX 3.0.1 JSON schema."""
-    text = resources.files("modelkin.labels").joinpath("schemas/spdx-3.0.1.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def _any_of_skipping_object_branches(
-    validator: Any, any_of: list[Any], instance: Any, schema: dict[str, Any]
-) -> Any:
-    """``anyOf`` that does not try ``{"type": "object", ...}`` branches on non-objects.
-
-    Such a branch can never match a string or number, so the verdict is unchanged; but the
-    SPDX schema checks every element reference against an ``anyOf`` over all ~100 classes
-    (with ``unevaluatedProperties``), and skipping them makes validation 5-9x faster
-    (``benchmarks/labels_outputs.py``).
-    """
-    if not validator.is_type(instance, "object"):
-        any_of = [s for s in any_of if not (isinstance(s, dict) and s.get("type") == "object")]
-        if not any_of:
-            yield jsonschema.ValidationError(f"{instance!r} is not valid under any given schema")
-            return
-    yield from _keywords.anyOf(validator, any_of, instance, schema)
-
-
-_SpdxValidator = validators.extend(
-    jsonschema.Draft202012Validator, {"anyOf": _any_of_skipping_object_branches}
-)
-
-
 def validate_spdx3(doc: Any, where: str = "SPDX 3 export") -> None:
-    """Raise :class:`ExportError` unless ``doc`` validates against the SPDX 3.0.1 schema."""
-    validator = _SpdxValidator(spdx3_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is not None:
-        path = "/".join(str(x) for x in error.absolute_path) or "(top level)"
-        raise ExportError(where, f"not valid SPDX 3.0.1 at {path}: {error.message[:300]}")
+    """Raise :class:`ExportError` unless ``doc`` validates against the SPDX 3.0.1 JSON schema
+    (the SHACL shapes are checked in the tests: pyshacl is not a run-time dependency)."""
+    check(doc, "spdx-3.0.1.schema.json", where, "SPDX 3.0.1")

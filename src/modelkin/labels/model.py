@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -257,26 +255,21 @@ def label_to_json(label: Label) -> str:
     return json.dumps(label_to_dict(label), indent=2, ensure_ascii=False) + "\n"
 
 
-@cache
 def label_schema() -> dict[str, Any]:
     """The published label-v1 JSON Schema (draft 2020-12)."""
-    text = resources.files("modelkin.labels").joinpath("schemas/label-v1.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    from modelkin.labels.validation import packaged_schema
+
+    return packaged_schema("label-v1.schema.json")
 
 
 def validate_label_dict(doc: Any, where: str = "label") -> None:
-    """Raise :class:`LabelError` naming the first schema violation, if any.
+    """Raise :class:`LabelError` naming the first schema violation, if any (jsonschema-rs:
+    see :mod:`modelkin.labels.validation` for why not the pure-Python validator)."""
+    from modelkin.labels.validation import first_error
 
-    jsonschema is imported on first use: its import (format extras included) costs seconds
-    of CPU that label rendering without validation should not pay."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(label_schema())
-    err = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if err is not None:
-        path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise LabelError(where, f"not a label-v1 document: at {path}: {err.message}")
+    problem = first_error(doc, "label-v1.schema.json")
+    if problem is not None:
+        raise LabelError(where, f"not a label-v1 document: {problem}")
 
 
 def _p(d: dict[str, Any]) -> Provenance:

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from modelkin.errors import ModelkinError
-from modelkin.labels.export_cyclonedx import export_cyclonedx
-from modelkin.labels.export_spdx import export_spdx3
-from modelkin.labels.hf_card import export_hf_card
-from modelkin.labels.html import render_html
-from modelkin.labels.markdown import render_markdown
-from modelkin.labels.model import Label, label_to_json, read_label
-from modelkin.labels.png import render_png
-from modelkin.labels.svg import render_svg
+from modelkin.labels.model import Label, read_label
+
+
+def _lazy(module: str, function: str, as_json: bool = False) -> Callable[[Label], Any]:
+    """A renderer imported when first called: one format's dependencies (Pillow for PNG,
+    the SPDX bindings, the CycloneDX library) are not paid by every other format."""
+
+    def call(label: Label) -> Any:
+        out = getattr(importlib.import_module(f"modelkin.labels.{module}"), function)(label)
+        return json.dumps(out, indent=2, ensure_ascii=False) + "\n" if as_json else out
+
+    call.__name__ = call.__qualname__ = function
+    return call
+
 
 LABEL_FORMATS: dict[str, Callable[[Label], str | bytes]] = {
-    "html": render_html,
-    "png": render_png,
-    "svg": render_svg,
-    "json": label_to_json,
-    "md": render_markdown,
+    "html": _lazy("html", "render_html"),
+    "png": _lazy("png", "render_png"),
+    "svg": _lazy("svg", "render_svg"),
+    "json": _lazy("model", "label_to_json"),
+    "md": _lazy("markdown", "render_markdown"),
 }
 
 EXPORT_FORMATS: dict[str, Callable[[Label], str]] = {
-    "cyclonedx": lambda label: json.dumps(export_cyclonedx(label), indent=2) + "\n",
-    "spdx3": lambda label: json.dumps(export_spdx3(label), indent=2) + "\n",
-    "hf-card": export_hf_card,
+    "cyclonedx": _lazy("export_cyclonedx", "export_cyclonedx", as_json=True),
+    "spdx3": _lazy("export_spdx", "export_spdx3", as_json=True),
+    "hf-card": _lazy("hf_card", "export_hf_card"),
 }
 
 MEDIA_TYPES = {
