@@ -143,13 +143,56 @@ def _register(app: typer.Typer) -> None:
         out_of_scope: Annotated[str | None, typer.Option()] = None,
         limitations: Annotated[str | None, typer.Option()] = None,
         fingerprint: Annotated[bool, typer.Option(help="fingerprint the weights")] = True,
+        oms_bundle: Annotated[
+            Path | None,
+            typer.Option(help="OpenSSF model signing bundle (model.sig) that signs MODEL_DIR"),
+        ] = None,
+        oms_public_key: Annotated[
+            Path | None, typer.Option(help="PEM public key of a key-signed bundle")
+        ] = None,
+        oms_anchors: Annotated[
+            Path | None, typer.Option(help="PEM trust anchors of a certificate-signed bundle")
+        ] = None,
+        oms_trusted_root: Annotated[
+            Path | None,
+            typer.Option(help="Sigstore trusted_root.json for a keyless bundle (used offline)"),
+        ] = None,
+        oms_identity: Annotated[
+            str | None, typer.Option(help="expected signer identity of a keyless bundle")
+        ] = None,
+        oms_issuer: Annotated[
+            str | None, typer.Option(help="expected OIDC issuer of a keyless bundle")
+        ] = None,
         home: HomeOpt = None,
         db_url: DbUrlOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Register a model directory or file: manifest, fingerprint, declarations."""
+        """Register a model directory or file: manifest, fingerprint, declarations.
+
+        With --oms-bundle, the OpenSSF model signing bundle is verified offline (with the
+        key, trust anchors or Sigstore trusted root given) and must sign exactly the
+        registered files; the record then names the signer."""
         from modelkin.registry import register_model
 
+        trust = None
+        if oms_bundle is not None:
+            from modelkin.oms import Trust
+
+            def read(p: Path | None) -> bytes | None:
+                if p is None:
+                    return None
+                try:
+                    return p.read_bytes()
+                except OSError as exc:
+                    raise ModelkinError(p, f"cannot read: {exc.strerror or exc}") from None
+
+            trust = Trust(
+                public_key=read(oms_public_key),
+                anchors=read(oms_anchors),
+                trusted_root=read(oms_trusted_root),
+                identity=oms_identity,
+                issuer=oms_issuer,
+            )
         with _open(home, db_url) as reg:
             receipt = register_model(
                 reg,
@@ -163,6 +206,8 @@ def _register(app: typer.Typer) -> None:
                 out_of_scope=out_of_scope,
                 limitations=limitations,
                 fingerprint=fingerprint,
+                oms_bundle=oms_bundle,
+                oms_trust=trust,
             )
         _receipt(receipt, as_json)
 

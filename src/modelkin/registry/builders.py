@@ -7,6 +7,7 @@ signs the statement with the registrant's identity and submits it.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,21 @@ def register_model(
     out_of_scope: str | None = None,
     limitations: str | None = None,
     fingerprint: bool = True,
+    oms_bundle: Path | None = None,
+    oms_trust: Any = None,
 ) -> Receipt:
-    """Register the model at ``model_dir`` (an HF directory or a single .gguf/.onnx file)."""
+    """Register the model at ``model_dir`` (an HF directory or a single .gguf/.onnx file).
+
+    With ``oms_bundle`` (an OpenSSF model signing bundle) and ``oms_trust``
+    (:class:`modelkin.oms.Trust`), the bundle is verified offline and must sign exactly the
+    registered files; the manifest then leaves out the bundle file and the paths the
+    signer's bundle ignores, and the record carries the signer (re-verified by the
+    registry from the blob store)."""
     path = Path(model_dir)
     files = scan_directory(path)
+    oms: dict[str, Any] | None = None
+    if oms_bundle is not None:
+        files, oms = _verify_oms(registry, path, files, Path(oms_bundle), oms_trust)
     digest = manifest_digest(files)
     fp_ref: dict[str, Any] | None = None
     structure: dict[str, Any] | None = None
@@ -110,10 +122,32 @@ def register_model(
         "fingerprint": fp_ref,
         "structure": structure,
     }
+    if oms is not None:
+        pred["oms"] = oms
     receipt = submit_predicate(registry, identity, "model", [(name, digest)], pred)
     if problem:
         receipt.warnings.append(problem)
     return receipt
+
+
+def _verify_oms(
+    registry: Registry, path: Path, files: list[dict[str, Any]], bundle_path: Path, trust: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(manifest files, ``oms`` record) after verifying the bundle against ``files``."""
+    from modelkin.oms import Trust, is_ignored, summary, verify_for_registration
+
+    trust = trust if trust is not None else Trust()
+    inside: list[str] = []
+    with contextlib.suppress(ValueError):
+        inside = [bundle_path.resolve().relative_to(path.resolve()).as_posix()]
+    bundle, verified = verify_for_registration(bundle_path, files, trust, inside)
+    ignored = (*verified.model.ignore_paths, *inside)
+    kept = [f for f in files if not is_ignored(str(f["name"]), ignored)]
+    registry.blobs.put_bytes(bundle.raw)
+    record = summary(verified, bundle)
+    if trust.material is not None and verified.method != "key":
+        record["trust"] = registry.blobs.put_bytes(trust.material)
+    return kept, record
 
 
 def _format_of(path: Path) -> str:

@@ -39,6 +39,8 @@ class Lookup(Protocol):
 
     def has_blob(self, sha256: str) -> bool: ...
 
+    def blob(self, sha256: str) -> bytes | None: ...
+
 
 Check = Callable[[Statement, dict[str, Any], Lookup, str], list[str]]
 ARTIFACT_KINDS = ("model", "dataset")
@@ -70,6 +72,11 @@ def check_model(st: Statement, p: dict[str, Any], lookup: Lookup, where: str) ->
         f"ledger index {h.ledger_index})"
         for h in lookup.by_subject(subject, ("model",))
     ]
+    if p.get("oms"):
+        # an OpenSSF model signing claim is re-verified from the stored bundle, never trusted
+        from modelkin.oms import recheck
+
+        recheck(p["oms"], p["manifest"]["files"], lookup.blob, where)
     fp = p.get("fingerprint")
     if fp:
         if not lookup.has_blob(fp["blob"]):

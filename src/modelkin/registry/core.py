@@ -125,6 +125,9 @@ class _ConnLookup:
     def has_blob(self, sha256: str) -> bool:
         return self.blobs.has(sha256)
 
+    def blob(self, sha256: str) -> bytes | None:
+        return self.blobs.get(sha256) if self.blobs.has(sha256) else None
+
 
 class Registry:
     """Models, datasets, training runs, derivations, products and works, with lineage.
