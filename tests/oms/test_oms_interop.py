@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from modelkin.cli import main
-from modelkin.oms import OmsError, Trust, read_bundle, sign_model, verify_bundle
+from modelkin.oms import OmsError, Trust, read_bundle, verify_bundle
 from modelkin.registry import Registry, register_identity, register_model, submit_predicate
 from modelkin.statements import Identity
 from modelkin.statements.manifest import manifest_digest, scan_directory
@@ -333,5 +333,5 @@ def test_modelkin_sign_is_accepted_by_model_signing_verify(
     assert verify_bundle(bundle, trust).method == method
     with (model / "config.json").open("ab") as fh:
         fh.write(b" ")
-    with pytest.raises(ValueError, match="config.json"):
+    with pytest.raises(ValueError, match=r"config\.json"):
         config.verify(model, sig)
