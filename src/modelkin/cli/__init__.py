@@ -5,6 +5,13 @@ adds its commands or sub-apps; :func:`build_app` discovers them, so adding a cap
 never means editing a central list. When the first argument names a module that registers
 a command of that name (``ledger`` in ``cli/ledger.py``), only that module is imported:
 ``modelkin ledger append`` then starts without loading every capability's dependencies.
+Commands live in modules named after them (``label.py``, ``export.py``, ``sign.py``) so that
+this fast path finds them, and each module imports its library code inside the command,
+so registering every command (for ``--help``) stays cheap.
+
+Help and usage errors are plain text unless ``TYPER_USE_RICH=1``: Typer's rich formatter
+imports rich's Markdown renderer, about half of ``modelkin --help``'s start-up on this
+project's machines (``benchmarks/startup_bench.py``).
 """
 
 from __future__ import annotations
@@ -14,13 +21,20 @@ import os
 import pkgutil
 import sys
 
+os.environ.setdefault("TYPER_USE_RICH", "0")  # before typer reads it (see module docstring)
+
 import typer
 
 from modelkin.errors import ModelkinError
 
 
 def _command_names(app: typer.Typer) -> set[str]:
-    cmds = {c.name for c in app.registered_commands}
+    """Top-level command and group names (an unnamed command is named after its function,
+    underscores as dashes, as Typer names it)."""
+    cmds = {
+        c.name or (c.callback.__name__.replace("_", "-") if c.callback else None)
+        for c in app.registered_commands
+    }
     return {n for n in cmds | {g.name for g in app.registered_groups} if n}
 
 

@@ -7,9 +7,13 @@ tens of milliseconds, which commands run once per entry (``ledger append``) shou
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
+
+from modelkin.errors import ModelkinError
 
 
 def print_json(obj: Any) -> None:
@@ -26,3 +30,26 @@ def __getattr__(name: str) -> Any:
     value = Console(stderr=name == "err_console")
     globals()[name] = value
     return value
+
+
+def write_output(data: str | bytes, out: Path | None) -> None:
+    """Write to ``out`` or stdout; binary output needs ``-o`` when stdout is a terminal."""
+    if out is not None:
+        try:
+            if isinstance(data, bytes):
+                out.write_bytes(data)
+            else:
+                out.write_text(data, encoding="utf-8")
+        except OSError as exc:
+            raise ModelkinError(out, f"cannot write: {exc.strerror or exc}") from None
+        return
+    if isinstance(data, bytes):
+        if sys.stdout.isatty():
+            raise ModelkinError("--output", "binary output: give -o FILE or redirect stdout")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        typer.echo(data, nl=False)
+
+
+MODEL_HELP = "Registered model (record id, manifest digest or name) or a label JSON file."

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from modelkin.cli._common import console, print_json
+from modelkin.cli import _common
+from modelkin.cli._common import print_json
 
 #: Same convention as ``modelkin compare``: p <= this is a "related" finding.
 EXIT_UNRELATED, EXIT_RELATED, EXIT_INSUFFICIENT = 0, 3, 4
@@ -51,11 +52,11 @@ def register(app: typer.Typer) -> None:
             )
         else:
             det = ev.details
-            console.print(f"[bold]{verdict}[/bold]  ({a} vs {b})")
+            _common.console.print(f"[bold]{verdict}[/bold]  ({a} vs {b})")
             if ev.p_value is None:
-                console.print(f"cannot test: {det.get('reason')}")
+                _common.console.print(f"cannot test: {det.get('reason')}")
             else:
-                console.print(
+                _common.console.print(
                     f"residual correlation r = {ev.statistic:.4f} over {det['points']} points "
                     f"aligned by {det['aligned_by']}; {ev.p_text} "
                     f"(circular-shift null: mean {ev.null['mean']:.3f}, sd {ev.null['std']:.3f},"
@@ -64,8 +65,8 @@ def register(app: typer.Typer) -> None:
                 )
                 if "background" in det:
                     bg = det["background"]
-                    console.print(
+                    _common.console.print(
                         f"independent-run background: {bg['runs']} pairs, max r = {bg['max']:.3f}"
                     )
-            console.print(f"[dim]{ev.limits}[/dim]")
+            _common.console.print(f"[dim]{ev.limits}[/dim]")
         raise typer.Exit(code)

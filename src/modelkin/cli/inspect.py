@@ -6,16 +6,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from modelkin.cli._common import console, print_json
+from modelkin.cli import _common
+from modelkin.cli._common import print_json
 
 
 def _print_human(d: dict[str, Any], all_roles: bool) -> None:
     s = d["structure"]
-    console.print(f"[bold]{d['path']}[/bold]  format={d['format']}  tensors={d['tensor_count']}")
+    _common.console.print(
+        f"[bold]{d['path']}[/bold]  format={d['format']}  tensors={d['tensor_count']}"
+    )
     for f in d["files"]:
-        console.print(f"  file {f['path']}  {f['bytes']:,} bytes")
+        _common.console.print(f"  file {f['path']}  {f['bytes']:,} bytes")
+    from rich.table import Table
+
     t = Table(title="structure", show_header=False)
     for _ in range(3):
         t.add_column(overflow="fold")
@@ -40,15 +44,17 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
         )
     t.add_row("dtypes", ", ".join(f"{k}:{v}" for k, v in s["dtypes"].items()), "")
     t.add_row("digest", d["structure_digest"], "")
-    console.print(t)
+    _common.console.print(t)
     tok = d["tokenizer"]
     if tok:
-        console.print(
+        _common.console.print(
             f"tokenizer: {tok['kind']} vocab={tok['vocab_size']:,} merges={tok['merges']:,} "
             f"special={tok['special_tokens']} ({tok['source']}) vocab sha256={tok['digest']['vocab'][:16]}…"
         )
     else:
-        console.print("tokenizer: none found")
+        _common.console.print("tokenizer: none found")
+    from rich.table import Table
+
     rt = Table(title=f"role map ({d['family']})")
     for col in ("role", "tensor", "shape", "dtype", "split"):
         rt.add_column(col, overflow="fold")
@@ -74,19 +80,19 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
             str(r["dtype"]),
             ", ".join(split),
         )
-    console.print(rt)
+    _common.console.print(rt)
     if len(shown) < len(roles):
-        console.print(
+        _common.console.print(
             f"({len(roles) - len(shown)} roles of layers 1+ not shown; --all-roles shows them)"
         )
     if d["unmapped"]:
-        console.print(f"[yellow]unmapped tensors ({len(d['unmapped'])}):[/yellow]")
+        _common.console.print(f"[yellow]unmapped tensors ({len(d['unmapped'])}):[/yellow]")
         for u in d["unmapped"]:
-            console.print(f"  {u['tensor']} {u['shape']}")
+            _common.console.print(f"  {u['tensor']} {u['shape']}")
     for n in d["notes"]:
-        console.print(f"note: {n}")
+        _common.console.print(f"note: {n}")
     for p in d["problems"]:
-        console.print(f"[red]problem:[/red] {p}")
+        _common.console.print(f"[red]problem:[/red] {p}")
 
 
 def register(app: typer.Typer) -> None:

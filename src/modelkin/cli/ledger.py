@@ -15,7 +15,6 @@ import typer
 from modelkin.cli._common import print_json
 from modelkin.config import Home
 from modelkin.errors import LedgerError
-from modelkin.ledger import _store
 
 DirOpt = Annotated[Path | None, typer.Option("--dir", help="log directory (default: home's)")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="data directory")]
@@ -65,6 +64,8 @@ def _ledger(app: typer.Typer) -> None:
     ) -> None:
         """Create a log (generates its Ed25519 signed-note key)."""
         d = _dir(dir, home)
+        from modelkin.ledger import _store
+
         if _store.exists(d, db_url):
             raise LedgerError(d, "a log already exists here")
         with Ledger.open(d, origin=origin, db_url=db_url) as log:

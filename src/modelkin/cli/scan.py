@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from modelkin.cli._common import err_console, print_json
+from modelkin.cli import _common
+from modelkin.cli._common import print_json
 from modelkin.config import Home
 from modelkin.errors import ModelkinError
 
@@ -143,7 +144,7 @@ def register(app: typer.Typer) -> None:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err_console,
+            console=_common.err_console,
             disable=as_json,
         )
         bar = progress.add_task("scanning", total=len(entries))

@@ -27,6 +27,10 @@ from modelkin.errors import ModelkinError
 CYCLONEDX_PREFIX = "http://cyclonedx.org/schema/"
 
 
+class ExportError(ModelkinError):
+    """An export failed validation against its official schema (a modelkin bug or bad data)."""
+
+
 def _read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -59,7 +63,10 @@ def _validator(which: str) -> Any:
                 raise ValueError(f"schema {uri} is not shipped with cyclonedx-python-lib")
             return _read_json(local[uri])
 
-        schema = _read_json(BOM_JSON[SchemaVersion.V1_6])
+        bom = BOM_JSON[SchemaVersion.V1_6]
+        if bom is None:  # pragma: no cover - the library ships it
+            raise ExportError("cyclonedx-python-lib", "ships no CycloneDX 1.6 JSON schema")
+        schema = _read_json(bom)
         return jsonschema_rs.validator_for(schema, retriever=retrieve, validate_formats=True)
     return jsonschema_rs.validator_for(packaged_schema(which), validate_formats=True)
 
@@ -93,10 +100,6 @@ def first_error(doc: Any, which: str) -> str | None:
                     return f"at @graph/{n}: this {kind} matches no class of the schema"
                 return f"at @graph/{n} ({kind}){_deepest(deep)[len('at @graph/0') :]}"
     return _deepest(errors)
-
-
-class ExportError(ModelkinError):
-    """An export failed validation against its official schema (a modelkin bug or bad data)."""
 
 
 def check(doc: Any, which: str, where: str, what: str) -> None:
