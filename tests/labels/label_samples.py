@@ -24,7 +24,7 @@ def minilm_label() -> Label:
             ledger_index=12,
             inclusion_proof="verified",
             tree_size=40,
-            provenance=Provenance("verified", 12),
+            provenance=Provenance("claimed", 12),
         ),
         parents=[
             Parent(
@@ -112,4 +112,72 @@ def gemma_conflict_label() -> Label:
         ],
         datasets=[Dataset(name="acme-support-tickets", licence="CC-BY-NC-4.0", tokens=1000)],
         generated_at="2026-11-23T08:30:00Z",
+    )
+
+
+def full_label() -> Label:
+    """Everything the registry can record: details, architecture, evaluation, signature,
+    dataset biases, Hub ids, a compound licence with an exception and a custom licence."""
+    from modelkin.labels.model import Architecture, Details, Evaluation, Signature
+
+    base = minilm_label()
+    identity = Identity(
+        name="acme/encoder-small",
+        version="2.1",
+        organisation="Acme",
+        licence="Apache-2.0 WITH LLVM-exception",
+        weight_digest=DIGEST,
+        ledger_index=21,
+        inclusion_proof="verified",
+        tree_size=30,
+        provenance=Provenance("claimed", 21),
+        architecture=Architecture(name="BertModel", family="bert", parameters=22_713_216, layers=6),
+        details=Details(
+            description="A small sentence encoder.",
+            task="feature-extraction",
+            library="sentence-transformers",
+            languages=("en",),
+            contact="models@acme.example",
+            hub_id="acme/encoder-small",
+            download_location="https://acme.example/models/encoder-small",
+            released_at="2026-10-01T00:00:00Z",
+            hyperparameters=(("learning_rate", "2e-05"), ("epochs", "1")),
+        ),
+        signature=Signature(method="key", signer="ECDSA key sha256:" + "ab" * 32),
+    )
+    parents = [
+        Parent(
+            name="MiniLM-L12", relation="finetune", status="verified", p_value=1e-20,
+            licence="MIT", provenance=Provenance("verified", 15), hub_id="microsoft/MiniLM-L12-H384-uncased",
+        ),
+        Parent(
+            name="bert-small", relation="finetune", status="verified", p_value=1e-9,
+            licence="MIT AND (Apache-2.0 OR BSD-3-Clause)", provenance=Provenance("verified", 16),
+        ),
+        Parent(
+            name="llama-7b", relation="finetune", status="contradicted", p_value=1.0,
+            licence="llama3.1", provenance=Provenance("claimed", 17),
+        ),
+    ]  # fmt: skip
+    datasets = [
+        Dataset(
+            name="acme-pairs", tokens=1000, licence="(MIT OR Apache-2.0)", personal_data=False,
+            biases="Mostly US English forum posts.", hub_id="acme/pairs",
+            provenance=Provenance("claimed", 9),
+        ),
+        *base.training_data.datasets[1:],
+    ]  # fmt: skip
+    use = Use(
+        intended=("Semantic search",),
+        out_of_scope=("Medical advice",),
+        limitations=("English only",),
+        provenance=Provenance("claimed", 21),
+        evaluation=(
+            Evaluation(metric="spearman", value=0.82, task="sentence-similarity",
+                       dataset="mteb/stsbenchmark-sts", split="test"),
+            Evaluation(metric="recall@10", value=0.61),
+        ),
+    )  # fmt: skip
+    return assemble_label(
+        identity, parents, datasets, base.compute, use, generated_at="2026-11-23T08:30:00Z"
     )

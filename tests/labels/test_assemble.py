@@ -84,9 +84,8 @@ def test_parent_verdict_text() -> None:
     assert parent_verdict(Parent("p", "finetune", "verified", 3e-300)) == (
         "finetune · verified (p < 1e-15)"
     )
-    assert parent_verdict(Parent("p", "merge", "contradicted", 0.62)) == (
-        "merge · CONTRADICTED (p = 0.62)"
-    )
+    # a contradicted claim shows no p-value: a large p is "no evidence", said in words
+    assert parent_verdict(Parent("p", "merge", "contradicted", 0.62)) == ("merge · CONTRADICTED")
     assert parent_verdict(Parent("p", "adapter")) == "adapter · claimed, not tested"
 
 

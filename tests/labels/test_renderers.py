@@ -36,7 +36,7 @@ def test_html_is_self_contained_ordered_and_escaped() -> None:
     assert positions == sorted(positions)
     assert 'class="num">81 %</td>' in html  # numbers in right-aligned cells
     assert '<meter min="0" max="18" value="16"' in html
-    assert "ledger #15 · verified" in html and "3.2e-14" in html
+    assert "ledger #15 · checked by modelkin" in html and "3.2e-14" in html
     assert "no layer of the child aligns" in render_html(gemma_conflict_label())
 
 
@@ -46,7 +46,7 @@ def test_markdown_has_six_sections_and_escapes_tables() -> None:
     assert [int(n) for n, _ in heads] == [1, 2, 3, 4, 5, 6]
     assert "&lt;script>" in md and "\\|" in md
     assert "| **reddit-comments-2015-2018** | 81 % |" in md
-    assert "**16 of 18 items disclosed: 89 %**" in md
+    assert "**16 of 18 disclosure questions answered: 89 %**" in md
 
 
 def test_svg_is_well_formed_accessible_and_matches_layout() -> None:
@@ -62,7 +62,7 @@ def test_svg_is_well_formed_accessible_and_matches_layout() -> None:
     joined = "\n".join(texts)
     for n, s in enumerate(SECTIONS, 1):
         assert f"{n}  {s}" in joined
-    assert "89 %" in texts and "✓ verified" in texts
+    assert "89 %" in texts and "✓ checked by modelkin" in texts
 
 
 def _huge():  # type: ignore[no-untyped-def]

@@ -110,7 +110,7 @@ def test_croissant_import(reg: Registry, alice: Identity, tmp_path: Path) -> Non
     pred = dataset_from_croissant(path)
     assert pred["name"] == "greetings" and pred["version"] == "1.2.0"
     assert pred["organisation"] == "Example Data Co"
-    assert pred["licenses"] == ["https://spdx.org/licenses/CC-BY-4.0.html"]
+    assert pred["licenses"] == ["CC-BY-4.0"]  # licence URL normalised to its SPDX id
     assert pred["languages"] == ["de", "en"]
     assert pred["sources"][0]["url"] == "https://data.example.org/raw-greetings"
     assert pred["personal_data"]["present"] is True

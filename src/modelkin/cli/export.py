@@ -17,6 +17,7 @@ class ExportFormat(StrEnum):
     cyclonedx = "cyclonedx"
     spdx3 = "spdx3"
     hf_card = "hf-card"
+    croissant = "croissant"
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +28,12 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(None, "--output", "-o", help="File to write."),
         home: Path | None = typer.Option(None, "--home", help="modelkin data directory."),
     ) -> None:
-        """Export a model as CycloneDX 1.6 ML-BOM, SPDX 3.0.1 or a Hugging Face model card."""
+        """Export a model as CycloneDX 1.6 ML-BOM, SPDX 3.0.1 or a Hugging Face model card,
+        or a registered dataset as Croissant 1.1 (MODEL names the dataset then)."""
+        from modelkin.labels.outputs import DATASET_FORMATS, export_dataset, load_label
         from modelkin.labels.outputs import export as do_export
-        from modelkin.labels.outputs import load_label
 
+        if format.value in DATASET_FORMATS:
+            write_output(export_dataset(model, format.value, home), output)
+            return
         write_output(do_export(load_label(model, home), format.value), output)

@@ -128,6 +128,32 @@ def _keys(app: typer.Typer) -> None:
     app.add_typer(keys, name="keys")
 
 
+def _card_lineage(
+    reg: Any, home: Path | None, key: str, receipt: Any, parents: list[str], relation: str | None
+) -> Any:
+    """A derivation claim for a card's ``base_model`` entries that are registered (by Hub id
+    or name); the others are reported, not invented."""
+    if not parents or relation is None:
+        return None
+    from modelkin.registry import register_derivation
+
+    found: list[str] = []
+    for ref in parents:
+        hits = [m for m in reg.models() if ref in (m.predicate.get("hub_id"), m.name)]
+        if hits:
+            found.append(hits[0].id)
+        else:
+            receipt.warnings.append(
+                f"card base_model {ref} is not registered: no lineage claim made for it"
+            )
+    if not found:
+        return None
+    child = reg.record(receipt.record_id).id
+    return register_derivation(
+        reg, _identity(home, key), child=child, parents=found, relation=relation
+    )
+
+
 def _register(app: typer.Typer) -> None:
     reg_app = typer.Typer(help="Sign and register statements.", no_args_is_help=True)
 
@@ -138,7 +164,25 @@ def _register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Option()],
         version: Annotated[str, typer.Option()],
         organisation: Annotated[str, typer.Option("--org")],
-        license: Annotated[str, typer.Option("--license")],
+        license: Annotated[
+            str | None, typer.Option("--license", help="licence (default: the --card's)")
+        ] = None,
+        card: Annotated[
+            Path | None,
+            typer.Option(
+                help="Hugging Face model card (README.md): its license, pipeline_tag, "
+                "library_name, language, model-index and base_model become declarations "
+                "and lineage claims (options given here win)"
+            ),
+        ] = None,
+        task: Annotated[str | None, typer.Option(help="pipeline tag, e.g. text-generation")] = None,
+        library: Annotated[str | None, typer.Option(help="e.g. transformers")] = None,
+        language: Annotated[list[str] | None, typer.Option("--language")] = None,
+        contact: Annotated[str | None, typer.Option()] = None,
+        description: Annotated[str | None, typer.Option()] = None,
+        hub_id: Annotated[str | None, typer.Option(help="Hugging Face Hub id owner/name")] = None,
+        download_location: Annotated[str | None, typer.Option()] = None,
+        license_url: Annotated[str | None, typer.Option(help="where a custom licence is")] = None,
         intended_use: Annotated[str | None, typer.Option()] = None,
         out_of_scope: Annotated[str | None, typer.Option()] = None,
         limitations: Annotated[str | None, typer.Option()] = None,
@@ -174,6 +218,24 @@ def _register(app: typer.Typer) -> None:
         registered files; the record then names the signer."""
         from modelkin.registry import register_model
 
+        declared: dict[str, Any] = {}
+        parents: list[str] = []
+        relation: str | None = None
+        if card is not None:
+            from modelkin.labels.hf_card import read_card_fields
+
+            fields = read_card_fields(card)
+            declared.update(fields.declarations())
+            license = license or fields.licence
+            parents, relation = list(fields.base_models), fields.relation or "finetune"
+        if not license:
+            raise ModelkinError("--license", "give --license, or a --card that declares one")
+        given = {
+            "task": task, "library": library, "languages": language or None, "contact": contact,
+            "description": description, "hub_id": hub_id,
+            "download_location": download_location, "license_url": license_url,
+        }  # fmt: skip
+        declared.update({k: v for k, v in given.items() if v is not None})
         trust = None
         if oms_bundle is not None:
             from modelkin.oms import Trust
@@ -208,8 +270,12 @@ def _register(app: typer.Typer) -> None:
                 fingerprint=fingerprint,
                 oms_bundle=oms_bundle,
                 oms_trust=trust,
+                declared=declared,
             )
+            claim = _card_lineage(reg, home, key, receipt, parents, relation)
         _receipt(receipt, as_json)
+        if claim is not None:
+            _receipt(claim, as_json)
 
     @reg_app.command("dataset")
     def register_dataset_cmd(

@@ -13,9 +13,12 @@ from __future__ import annotations
 from modelkin.labels.assemble import assemble_label
 from modelkin.labels.from_registry import build_label
 from modelkin.labels.model import (
+    Architecture,
     Compute,
     Dataset,
+    Details,
     Disclosure,
+    Evaluation,
     Identity,
     InheritedLicence,
     Label,
@@ -23,6 +26,7 @@ from modelkin.labels.model import (
     Lineage,
     Parent,
     Provenance,
+    Signature,
     TrainingData,
     Use,
     label_from_dict,
@@ -32,9 +36,12 @@ from modelkin.labels.model import (
 )
 
 __all__ = [
+    "Architecture",
     "Compute",
     "Dataset",
+    "Details",
     "Disclosure",
+    "Evaluation",
     "Identity",
     "InheritedLicence",
     "Label",
@@ -42,6 +49,7 @@ __all__ = [
     "Lineage",
     "Parent",
     "Provenance",
+    "Signature",
     "TrainingData",
     "Use",
     "assemble_label",

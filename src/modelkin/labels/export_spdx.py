@@ -20,38 +20,25 @@ claim becomes an ``Annotation`` rather than a relationship. Licences are
 
 from __future__ import annotations
 
-import re
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from spdx_python_model import v3_0_1 as spdx
 
-from modelkin.labels.format import provenance_text
-from modelkin.labels.licences import lookup
+from modelkin.labels.format import plain_verdict, provenance_text
 from modelkin.labels.model import Label, Parent, Provenance
+from modelkin.labels.spdx_expression import slug as _slug
+from modelkin.labels.spdx_expression import spdx_expression
 from modelkin.labels.validation import ExportError, check
 
 NAMESPACE = "https://modelkin.org/spdx/"
 NO_ASSERTION_LICENSE = "https://spdx.org/rdf/3.0.1/terms/ExpandedLicensing/NoAssertionLicense"
-_REF_CHARS = re.compile(r"[^A-Za-z0-9.\-]+")
-
-
-def _slug(text: str) -> str:
-    return _REF_CHARS.sub("-", text).strip("-") or "x"
-
-
-def _licence_id(value: str) -> str:
-    facts = lookup(value)
-    if facts is not None and not facts.spdx[0].islower():
-        return facts.spdx
-    return f"LicenseRef-{_slug(facts.spdx if facts else value)}"
 
 
 def _licence_expression(value: str) -> str:
-    """An SPDX licence expression (SPDX 3.0.1 Annex B): known SPDX ids as they are, other
-    ids as ``LicenseRef-<id>``; ``AND``/``OR`` combinations keep their operators."""
-    parts = re.split(r"\s+(AND|OR)\s+", value.strip())
-    return " ".join(p if p in ("AND", "OR") else _licence_id(p) for p in parts)
+    """An SPDX licence expression with the declared meaning (see :mod:`.spdx_expression`)."""
+    return spdx_expression(value)
 
 
 def _comment(p: Provenance) -> str:
@@ -181,6 +168,7 @@ def export_spdx3(label: Label) -> dict[str, Any]:
             ]
         )
     model.ai_useSensitivePersonalInformation = _presence([d.personal_data for d in td.datasets])
+    _ai_fields(model, label)
     declared(model, i.licence)
 
     # Training data: Dataset profile packages, trainedOn.
@@ -192,7 +180,7 @@ def export_spdx3(label: Label) -> dict[str, Any]:
                 creationInfo=info,
                 name=ds.name,
                 software_primaryPurpose=spdx.software_SoftwarePurpose.data,
-                dataset_datasetType=[spdx.dataset_DatasetType.noAssertion],
+                dataset_datasetType=_dataset_types(ds.kinds),
                 dataset_hasSensitivePersonalInformation=_presence([ds.personal_data]),
                 comment=_comment(ds.provenance)
                 + (
@@ -211,6 +199,8 @@ def export_spdx3(label: Label) -> dict[str, Any]:
             pkg.dataset_dataCollectionProcess = process
         if ds.tokens is not None:
             pkg.dataset_datasetSize = ds.tokens
+        if ds.biases:
+            pkg.dataset_knownBias = [ds.biases]
         declared(pkg, ds.licence)
         dataset_objs.append(pkg)
     if dataset_objs:
@@ -248,15 +238,52 @@ def export_spdx3(label: Label) -> dict[str, Any]:
     return data
 
 
+def _dataset_types(kinds: tuple[str, ...]) -> list[Any]:
+    """Declared SPDX dataset types; ``noAssertion`` when the records declare none (the
+    Dataset profile requires at least one, and modelkin never guesses a type)."""
+    known = [getattr(spdx.dataset_DatasetType, k) for k in kinds
+             if k in spdx.dataset_DatasetType.NAMED_INDIVIDUALS]  # fmt: skip
+    return known or [spdx.dataset_DatasetType.noAssertion]
+
+
+def _ai_fields(model: Any, label: Label) -> None:
+    """AI profile fields the registry knows; a field it does not know is left out."""
+    i, d = label.identity, label.identity.details
+    arch = i.architecture
+    if arch is not None and (arch.name or arch.family):
+        model.ai_typeOfModel = [x for x in (arch.name, arch.family) if x]
+    if d.hyperparameters:
+        model.ai_hyperparameter = [
+            spdx.DictionaryEntry(key=k, value=v) for k, v in d.hyperparameters
+        ]
+    metrics = [
+        spdx.DictionaryEntry(
+            key=" / ".join(x for x in (e.metric, e.dataset, e.split) if x), value=str(e.value)
+        )
+        for e in label.use.evaluation
+    ]
+    if metrics:
+        model.ai_metric = metrics
+    if d.download_location:
+        model.software_downloadLocation = d.download_location
+    if d.released_at:
+        with contextlib.suppress(ValueError):
+            model.releaseTime = datetime.fromisoformat(d.released_at.replace("Z", "+00:00"))
+    if d.description:
+        model.description = d.description
+    if d.task:
+        model.ai_informationAboutApplication = "; ".join(
+            x for x in (f"task: {d.task}", model.ai_informationAboutApplication) if x
+        )
+
+
 def _add_parent(
     p: Parent, n: int, base: str, info: Any, model: Any, add: Any, relate: Any, declared: Any
 ) -> None:
     verdict = f"forensics: {p.status}" + (
-        f" (p = {p.p_value:.3g})" if p.p_value is not None else ""
+        f" (p = {p.p_value:.3g})" if p.p_value is not None and p.status != "contradicted" else ""
     )
-    if p.detail:
-        verdict += f" ({p.detail})"
-    note = f"claimed relation {p.relation}; {verdict}; {_comment(p.provenance)}"
+    note = f"claimed relation {p.relation}; {verdict}: {plain_verdict(p)}; {_comment(p.provenance)}"
     if p.status == "contradicted":
         add(
             spdx.Annotation(

@@ -18,14 +18,18 @@ from modelkin.errors import ModelkinError
 from modelkin.labels.assemble import assemble_label
 from modelkin.labels.inclusion import inclusion_verified
 from modelkin.labels.model import (
+    Architecture,
     Compute,
     Dataset,
+    Details,
+    Evaluation,
     Identity,
     Label,
     Parent,
     ParentStatus,
     ProofStatus,
     Provenance,
+    Signature,
     Use,
 )
 
@@ -132,6 +136,7 @@ def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]
                     p_value=_p_value(v.detail) if v is not None else None,
                     licence=rec.predicate.get("license") if rec is not None else None,
                     detail=detail,
+                    hub_id=rec.predicate.get("hub_id") if rec is not None else None,
                     provenance=Provenance(
                         "verified" if status == "verified" else "claimed", claim.ledger_index
                     ),
@@ -188,6 +193,10 @@ def _dataset(registry: Any, ref: dict[str, Any], run_index: int) -> Dataset:
     urls = [s.get("url") for s in pred.get("sources") or [] if s.get("url")]
     consent, opt_out = _consent(pred)
     personal = (pred.get("personal_data") or {}).get("present")
+    rai = pred.get("rai") or {}
+    biases = rai.get("dataBiases")
+    if isinstance(biases, list):
+        biases = "; ".join(str(b) for b in biases)
     return Dataset(
         name=rec.name or ref.get("name") or sha[:16],
         tokens=pred.get("size_tokens"),
@@ -199,6 +208,8 @@ def _dataset(registry: Any, ref: dict[str, Any], run_index: int) -> Dataset:
         opt_out=opt_out,
         personal_data=personal if isinstance(personal, bool) else None,
         provenance=Provenance("claimed", rec.ledger_index),
+        biases=str(biases)[:2000] if biases else None,
+        hub_id=pred.get("hub_id") if isinstance(pred.get("hub_id"), str) else None,
     )
 
 
@@ -231,12 +242,69 @@ def _training(registry: Any, digest: str) -> tuple[list[Dataset], Compute]:
     )
 
 
+def _architecture(structure: Any) -> Architecture | None:
+    if not isinstance(structure, dict):
+        return None
+
+    def num(key: str) -> int | None:
+        v = structure.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+    arch = Architecture(
+        name=str(structure["architecture"])[:200] if structure.get("architecture") else None,
+        family=str(structure["family"])[:100] if structure.get("family") else None,
+        parameters=num("num_parameters"),
+        layers=num("num_layers"),
+    )
+    return arch if any((arch.name, arch.family, arch.parameters)) else None
+
+
+def _model_details(pred: dict[str, Any]) -> Details:
+    text = {
+        k: pred.get(k) if isinstance(pred.get(k), str) else None
+        for k in ("description", "task", "library", "contact", "hub_id", "download_location",
+                  "released_at")
+    }  # fmt: skip
+    hyper = pred.get("hyperparameters") or {}
+    return Details(
+        **text,
+        licence_url=pred.get("license_url") if isinstance(pred.get("license_url"), str) else None,
+        languages=tuple(str(x) for x in pred.get("languages") or ()),
+        hyperparameters=tuple((str(k), str(v)) for k, v in sorted(hyper.items())),
+    )
+
+
+def _signature(oms: Any) -> Signature | None:
+    if not isinstance(oms, dict) or not oms.get("signer"):
+        return None
+    return Signature(method=oms["method"], signer=oms["signer"], issuer=oms.get("issuer"))
+
+
+def _evaluation(items: Any) -> tuple[Evaluation, ...]:
+    out = []
+    for e in items or ():
+        if isinstance(e, dict) and e.get("metric") and e.get("value") is not None:
+            out.append(
+                Evaluation(
+                    metric=str(e["metric"]),
+                    value=e["value"],
+                    task=e.get("task"),
+                    dataset=e.get("dataset"),
+                    split=e.get("split"),
+                    source=e.get("source"),
+                )
+            )
+    return tuple(out)
+
+
 def build_label(registry: Any, model_ref: str) -> Label:
     """The label of a registered model (record id, manifest digest or name)."""
     rec = registry.model(model_ref)
     pred = rec.predicate
     digest = rec.digest
     proof, tree_size = _inclusion(registry, rec.ledger_index)
+    # the declared fields are claims whatever the proof says: the proof shows the record
+    # is logged, not that what it declares is true (issue 14)
     identity = Identity(
         name=rec.name or pred.get("name") or model_ref,
         version=rec.version,
@@ -246,7 +314,10 @@ def build_label(registry: Any, model_ref: str) -> Label:
         ledger_index=rec.ledger_index,
         inclusion_proof=proof,
         tree_size=tree_size,
-        provenance=Provenance("verified" if proof == "verified" else "claimed", rec.ledger_index),
+        provenance=Provenance("claimed", rec.ledger_index),
+        architecture=_architecture(pred.get("structure")),
+        details=_model_details(pred),
+        signature=_signature(pred.get("oms")),
     )
     parents, scratch, findings = _parents(registry, digest)
     datasets, compute = _training(registry, digest)
@@ -255,6 +326,7 @@ def build_label(registry: Any, model_ref: str) -> Label:
         out_of_scope=_lines(pred.get("out_of_scope")),
         limitations=_lines(pred.get("limitations")),
         provenance=Provenance("claimed", rec.ledger_index),
+        evaluation=_evaluation(pred.get("evaluation")),
     )
     label = assemble_label(
         identity,

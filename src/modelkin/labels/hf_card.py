@@ -1,12 +1,20 @@
 """Hugging Face model cards: export a label as README.md, import a card's metadata.
 
-Uses ``huggingface_hub.ModelCard`` / ``ModelCardData`` offline (``validate()`` is never
-called: it contacts the Hub). Metadata fields (Hub model card specification):
-``license`` (an id from the Hub's list, else ``other`` with ``license_name``),
-``base_model``, ``base_model_relation`` (``finetune``, ``adapter``, ``merge``,
-``quantized``; passed through ``**kwargs`` because ``ModelCardData`` has no parameter for
-it) and ``datasets``. The Hub's model tree is self-reported; our export lists only parents
-that forensics did not contradict, and the card body is the full label in Markdown.
+Import parses with ``huggingface_hub.ModelCard`` (offline; ``validate()`` is never called:
+it contacts the Hub). Metadata fields (Hub model card specification): ``license`` (an id
+from the Hub's list, else ``other`` with ``license_name`` and ``license_link``),
+``base_model`` and ``base_model_relation`` (``finetune``, ``adapter``, ``merge``,
+``quantized``), ``datasets``, ``language``, ``pipeline_tag``, ``library_name`` and
+``model-index`` (evaluation results).
+
+Export writes the same metadata from the registry (Hub ``owner/name`` ids where the
+registered model or dataset declares one; only parents forensics did not contradict;
+``base_model_relation`` only when every parent shares one relation, so two separate
+fine-tune claims never read as a merge) as YAML, and a body with the sections of the Hub's
+model card template (Model Details, Uses, Bias/Risks/Limitations, Training Details,
+Evaluation, Environmental Impact, Contact), modelkin's lineage findings in their own section,
+and the full label. The YAML is written with PyYAML, not ``huggingface_hub`` (whose import
+costs about a second of CPU); the tests parse every export with ``huggingface_hub``.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import ModelCard, ModelCardData
 
 from modelkin.errors import ModelkinError
 from modelkin.labels.assemble import assemble_label
+from modelkin.labels.format import NOT_DECLARED, number, plain_verdict
 from modelkin.labels.licences import ids_for, lookup
 from modelkin.labels.markdown import render_markdown
-from modelkin.labels.model import Dataset, Identity, Label, Parent, Use
+from modelkin.labels.model import Dataset, Details, Evaluation, Identity, Label, Parent, Use
+from modelkin.labels.spdx_expression import slug
 
 MAX_CARD_BYTES = 1024 * 1024
 
@@ -74,16 +83,39 @@ class CardFields:
     datasets: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None
+    library: str | None = None
+    licence_link: str | None = None
+    evaluation: tuple[Evaluation, ...] = ()
 
     def to_registration(self) -> dict[str, Any]:
         """Fields for a model registration and its derivation claim (JSON-ready)."""
         return {
             "license": self.licence,
+            "license_link": self.licence_link,
             "parents": [{"name": n} for n in self.base_models],
             "relation": self.relation,
             "datasets": [{"name": n} for n in self.datasets],
             "language": list(self.language),
+            "task": self.task,
+            "library": self.library,
+            "evaluation": [_eval_dict(e) for e in self.evaluation],
         }
+
+    def declarations(self) -> dict[str, Any]:
+        """The optional model-v1 declarations this card makes (for ``register model``)."""
+        link = self.licence_link if self.licence_link and "://" in self.licence_link else None
+        return {
+            "task": self.task,
+            "library": self.library,
+            "languages": list(self.language) or None,
+            "license_url": link,
+            "evaluation": [_eval_dict(e) for e in self.evaluation] or None,
+        }
+
+
+def _eval_dict(e: Evaluation) -> dict[str, Any]:
+    return {k: v for k, v in vars(e).items() if v is not None}
 
 
 def _strs(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -98,6 +130,8 @@ def _strs(value: Any, what: str, where: str) -> tuple[str, ...]:
 
 def fields_from_card_text(text: str, where: str = "model card") -> CardFields:
     """Parse a card's YAML metadata into :class:`CardFields` (licence ids normalised)."""
+    from huggingface_hub import ModelCard
+
     try:
         card = ModelCard(text, ignore_metadata_errors=False)
     except (ValueError, yaml.YAMLError) as exc:
@@ -118,7 +152,22 @@ def fields_from_card_text(text: str, where: str = "model card") -> CardFields:
             f"base_model_relation {relation!r} is not one of {sorted(FROM_HF_RELATION)}",
         )
     known = {"license", "license_name", "license_link", "base_model", "base_model_relation",
-             "datasets", "language"}  # fmt: skip
+             "datasets", "language", "pipeline_tag", "library_name", "model-index",
+             "model_name", "eval_results"}  # fmt: skip
+    evaluation = tuple(
+        Evaluation(
+            metric=str(r.metric_name or r.metric_type),
+            value=r.metric_value
+            if isinstance(r.metric_value, int | float | str)
+            else str(r.metric_value),
+            task=r.task_type,
+            dataset=r.dataset_name or r.dataset_type,
+            split=r.dataset_split,
+            source=r.source_url,
+        )
+        for r in (getattr(card.data, "eval_results", None) or [])
+    )
+    link = data.get("license_link")
     return CardFields(
         licence=lic,
         base_models=_strs(data.get("base_model"), "base_model", where),
@@ -126,6 +175,10 @@ def fields_from_card_text(text: str, where: str = "model card") -> CardFields:
         datasets=_strs(data.get("datasets"), "datasets", where),
         language=_strs(data.get("language"), "language", where),
         extra={k: v for k, v in data.items() if k not in known},
+        task=data.get("pipeline_tag") if isinstance(data.get("pipeline_tag"), str) else None,
+        library=data.get("library_name") if isinstance(data.get("library_name"), str) else None,
+        licence_link=link if isinstance(link, str) else None,
+        evaluation=evaluation,
     )
 
 
@@ -147,38 +200,190 @@ def label_from_card_fields(fields: CardFields, name: str) -> Label:
     """A label holding only what a card claims (nothing verified, nothing logged)."""
     relation = fields.relation or "finetune"
     return assemble_label(
-        Identity(name=name, licence=fields.licence),
+        Identity(
+            name=name,
+            licence=fields.licence,
+            details=Details(
+                task=fields.task,
+                library=fields.library,
+                languages=fields.language,
+                licence_url=fields.licence_link,
+            ),
+        ),
         parents=[Parent(name=p, relation=relation) for p in fields.base_models],
         datasets=[Dataset(name=d) for d in fields.datasets],
-        use=Use(),
+        use=Use(evaluation=fields.evaluation),
     )
 
 
-def card_data(label: Label) -> ModelCardData:
-    """Hub metadata for a label: licence, non-contradicted parents, relation, datasets."""
-    kwargs: dict[str, Any] = {}
-    lic = label.identity.licence
-    if lic:
-        hub_id, hub_name = hub_licence(lic)
-        kwargs["license"] = hub_id
+def _hub_ref(name: str, hub_id: str | None) -> str:
+    return hub_id or name
+
+
+def card_metadata(label: Label) -> dict[str, Any]:
+    """Hub metadata (a YAML mapping) for a label; keys in the Hub template's order."""
+    i, d = label.identity, label.identity.details
+    meta: dict[str, Any] = {}
+    if i.licence:
+        hub_id, hub_name = hub_licence(i.licence)
+        meta["license"] = hub_id
         if hub_name:
-            kwargs["license_name"] = hub_name
-    parents = [p for p in label.lineage.parents if p.status != "contradicted"]
+            link = d.licence_url or (i.licence if "://" in i.licence else None)
+            meta["license_name"] = slug(
+                hub_name.rsplit("/", 1)[-1] if "://" in hub_name else hub_name
+            ).lower()
+            if link:
+                meta["license_link"] = link
+    if d.languages:
+        meta["language"] = list(d.languages)
+    if d.library:
+        meta["library_name"] = d.library
+    if d.task:
+        meta["pipeline_tag"] = d.task
+    parents = [
+        p
+        for p in label.lineage.parents
+        if p.status != "contradicted" and p.relation != "undeclared"
+    ]
     if parents:
-        kwargs["base_model"] = [p.name for p in parents]
+        meta["base_model"] = [_hub_ref(p.name, p.hub_id) for p in parents]
         relations = {TO_HF_RELATION.get(p.relation) for p in parents}
-        if "merge" in relations or len(parents) > 1:
-            kwargs["base_model_relation"] = "merge"
-        elif len(relations) == 1 and None not in relations:
-            kwargs["base_model_relation"] = relations.pop()
+        # one relation for the whole card: written only when every parent shares it (two
+        # separate fine-tune claims are not a merge; a merge claim is)
+        if len(relations) == 1 and None not in relations:
+            meta["base_model_relation"] = relations.pop()
     if label.training_data.datasets:
-        kwargs["datasets"] = [d.name for d in label.training_data.datasets]
-    kwargs["tags"] = ["modelkin"]
-    return ModelCardData(**kwargs)
+        meta["datasets"] = [_hub_ref(x.name, x.hub_id) for x in label.training_data.datasets]
+    meta["tags"] = ["modelkin"]
+    index = _model_index(label)
+    if index:
+        meta["model-index"] = index
+    return meta
+
+
+def _model_index(label: Label) -> list[dict[str, Any]]:
+    """``model-index`` for the results that name a task and a dataset (the Hub needs both)."""
+    results = []
+    for e in label.use.evaluation:
+        if not (e.task and e.dataset) or isinstance(e.value, str):
+            continue
+        dataset: dict[str, Any] = {"name": e.dataset, "type": e.dataset}
+        if e.split:
+            dataset["split"] = e.split
+        metric: dict[str, Any] = {"type": e.metric, "value": e.value}
+        entry: dict[str, Any] = {"task": {"type": e.task}, "dataset": dataset, "metrics": [metric]}
+        if e.source:
+            entry["source"] = {"url": e.source, "name": "declared by the registrant"}
+        results.append(entry)
+    if not results:
+        return []
+    return [{"name": label.identity.name, "results": results}]
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    return [f"## {title}", "", *(lines or [f"_{NOT_DECLARED} in the registry._"]), ""]
+
+
+def _bullets(items: tuple[str, ...] | list[str]) -> list[str]:
+    return [f"- {x}" for x in items]
+
+
+def card_body(label: Label) -> str:
+    """The card's Markdown: the Hub template's sections filled from the registry."""
+    i, d, lin, td, c, u = (label.identity, label.identity.details, label.lineage,
+                           label.training_data, label.compute, label.use)  # fmt: skip
+    out = [f"# {i.name}", ""]
+    if d.description:
+        out += [d.description, ""]
+    details = [
+        f"- **Developed by:** {i.organisation or NOT_DECLARED}",
+        f"- **Model type:** {_arch_text(label)}",
+        f"- **Language(s):** {', '.join(d.languages) or NOT_DECLARED}",
+        f"- **License:** {i.licence or NOT_DECLARED}",
+    ]
+    if lin.parents:
+        details.append("- **Finetuned from model:** " + ", ".join(
+            f"{_hub_ref(p.name, p.hub_id)} ({p.relation}, {plain_verdict(p)})" for p in lin.parents))  # fmt: skip
+    if i.weight_digest:
+        details.append(f"- **Weights (modelkin manifest digest):** `{i.weight_digest}`")
+    if i.ledger_index is not None:
+        details.append(
+            f"- **modelkin ledger entry:** #{i.ledger_index} (inclusion proof {i.inclusion_proof})"
+        )
+    if i.signature:
+        details.append(
+            f"- **Signed (OpenSSF model signing, {i.signature.method}):** {i.signature.signer}"
+        )
+    out += _section("Model Details", details)
+    uses = []
+    if u.intended:
+        uses += ["### Direct Use", "", *_bullets(u.intended), ""]
+    if u.out_of_scope:
+        uses += ["### Out-of-Scope Use", "", *_bullets(u.out_of_scope), ""]
+    out += _section("Uses", uses)
+    out += _section("Bias, Risks, and Limitations", _bullets(u.limitations)
+                    + [f"- Training data {x.name}: known biases: {x.biases}" for x in td.datasets if x.biases])  # fmt: skip
+    training = []
+    if td.datasets:
+        training += ["### Training Data", ""]
+        training += [f"- {_hub_ref(x.name, x.hub_id)}" + (f" (licence {x.licence})" if x.licence else "")
+                     for x in td.datasets]  # fmt: skip
+        training.append("")
+    if d.hyperparameters:
+        training += ["### Training Hyperparameters", ""]
+        training += [f"- {k}: {v}" for k, v in d.hyperparameters]
+        training.append("")
+    out += _section("Training Details", training)
+    evals = []
+    if u.evaluation:
+        evals = ["| Task | Dataset | Metric | Value |", "|:--|:--|:--|--:|"]
+        evals += [
+            f"| {e.task or ''} | {e.dataset or ''} | {e.metric} | {e.value} |" for e in u.evaluation
+        ]
+    out += _section("Evaluation", evals)
+    env = [
+        f"- **Hardware Type:** {c.accelerator or NOT_DECLARED}",
+        f"- **Hours used:** {number(c.accelerator_hours, 'accelerator-hours')}",
+        f"- **Energy:** {number(c.energy_kwh, 'kWh')}",
+        f"- **Training compute:** {number(c.flops, 'FLOPs')}",
+    ]
+    out += _section("Environmental Impact", env)
+    out += _section("Lineage verified by modelkin", _lineage_lines(label))
+    out += _section("Model Card Contact", [d.contact] if d.contact else [])
+    out += ["## modelkin nutrition label", "", render_markdown(label)]
+    return "\n".join(out)
+
+
+def _arch_text(label: Label) -> str:
+    a, d = label.identity.architecture, label.identity.details
+    parts = []
+    if a is not None:
+        parts.append(" ".join(x for x in (a.name, f"({a.family})" if a.family else None) if x))
+        if a.parameters:
+            parts.append(f"{a.parameters:,} parameters")
+    if d.task:
+        parts.append(f"task {d.task}")
+    return ", ".join(parts) or NOT_DECLARED
+
+
+def _lineage_lines(label: Label) -> list[str]:
+    lin = label.lineage
+    lines = [
+        "The Hub's model tree is what a card declares. Below is what modelkin's forensic "
+        "comparison of the weights found for each declared parent.",
+        "",
+    ]
+    if not lin.parents:
+        lines.append(
+            "- No parent is declared" + (" (trained from scratch)." if lin.from_scratch else ".")
+        )
+    for p in lin.parents:
+        lines.append(f"- **{_hub_ref(p.name, p.hub_id)}** ({p.relation}): {plain_verdict(p)}")
+    lines += [f"- ⚠ {x}" for x in lin.conflicts]
+    return lines
 
 
 def export_hf_card(label: Label) -> str:
-    """README.md text: YAML metadata plus the label as Markdown."""
-    data = card_data(label)
-    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{render_markdown(label)}")
-    return str(card)
+    """README.md text: YAML metadata and the template's sections from the registry."""
+    meta = yaml.safe_dump(card_metadata(label), sort_keys=False, allow_unicode=True)
+    return f"---\n{meta}---\n\n{card_body(label)}"

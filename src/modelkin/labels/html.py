@@ -12,10 +12,16 @@ from functools import cache
 import jinja2
 
 from modelkin.labels.format import (
+    DISCLOSURE_NOTE,
+    FOOTER,
     NOT_DECLARED,
+    disclosure_text,
+    evaluation_lines,
+    identity_rows,
     number,
     parent_verdict,
     percent,
+    plain_verdict,
     provenance_text,
     short_digest,
     yes_no,
@@ -61,5 +67,11 @@ def render_html(label: Label) -> str:
             percent=percent,
             number=number,
             yes_no=yes_no,
+            identity_rows=identity_rows(label),
+            plain=plain_verdict,
+            evaluation=evaluation_lines(label),
+            disclosure=disclosure_text(label.disclosure.answered, label.disclosure.total),
+            disclosure_note=DISCLOSURE_NOTE,
+            footer=FOOTER,
         )
     )

@@ -16,12 +16,17 @@ from typing import Literal
 from PIL import ImageFont
 
 from modelkin.labels.format import (
+    DISCLOSURE_NOTE,
+    FOOTER,
     NOT_DECLARED,
+    disclosure_text,
+    evaluation_lines,
+    identity_rows,
     number,
     parent_verdict,
     percent,
+    plain_verdict,
     provenance_text,
-    short_digest,
     yes_no,
 )
 from modelkin.labels.model import Label, Provenance
@@ -267,17 +272,9 @@ def build_layout(label: Label) -> Layout:
 
     # 1 Identity
     b.heading(1, "Identity", i.provenance)
-    b.row("Organisation", i.organisation or NOT_DECLARED)
-    b.row("Version", i.version or NOT_DECLARED)
-    b.row("Licence", i.licence or NOT_DECLARED)
-    b.row("Weight digest", short_digest(i.weight_digest))
-    entry = NOT_DECLARED if i.ledger_index is None else f"#{i.ledger_index}"
-    if i.ledger_index is not None and i.tree_size is not None:
-        entry += f" of {i.tree_size:,}"
-    b.row("Ledger entry", entry)
-    proof_fill = STATUS_FILL["verified"] if i.inclusion_proof == "verified" else INK
-    mark = "✓ verified" if i.inclusion_proof == "verified" else i.inclusion_proof
-    b.row("Inclusion proof", mark, value_fill=proof_fill, bold_value=True)
+    for key, value, checked in identity_rows(label):
+        fill = STATUS_FILL["verified"] if checked else INK
+        b.row(key, value, value_fill=fill, bold_value=checked)
     b.bar(5, gap=0)
 
     # 2 IP lineage
@@ -286,9 +283,9 @@ def build_layout(label: Label) -> Layout:
         b.row("Parents", "none: trained from scratch" if lin.from_scratch else NOT_DECLARED)
     for p in lin.parents[:MAX_ROWS]:
         b.row(p.name, parent_verdict(p), value_fill=STATUS_FILL[p.status], bold_value=True)
-        extra = f" · {p.detail}" if p.detail else ""
         b.note(
-            f"{provenance_text(p.provenance)} · licence {p.licence or NOT_DECLARED}{extra}",
+            f"{plain_verdict(p)} · {provenance_text(p.provenance)} · "
+            f"licence {p.licence or NOT_DECLARED}",
             indent=10,
         )
     b._more(len(lin.parents), indent=10)
@@ -361,26 +358,24 @@ def build_layout(label: Label) -> Layout:
     b.bullets("Intended use", u.intended)
     b.bullets("Out of scope", u.out_of_scope)
     b.bullets("Limitations", u.limitations)
+    if u.evaluation:
+        b.bullets("Evaluation results (declared)", tuple(evaluation_lines(label)))
     b.bar(5, gap=0)
 
     # 6 Disclosure
     b.heading(6, "Disclosure completeness", None)
     b.y += 24
-    b.ops.append(Text(b.left, b.y, f"{d.answered} of {d.total} items disclosed", 14, bold=True))
+    b.ops.append(Text(b.left, b.y, disclosure_text(d.answered, d.total), 14, bold=True))
     b.ops.append(Text(b.right, b.y, percent(d.score), 24, bold=True, anchor="end"))
     b.y += 8
     b.ops.append(Rect(b.left, b.y, b.inner, 10, fill="#ffffff", stroke=INK, stroke_width=1))
     b.ops.append(Rect(b.left, b.y, b.inner * d.score, 10, fill=INK))
     b.y += 12
+    b.note(DISCLOSURE_NOTE, size=11)
     if d.missing:
-        b.note("Missing: " + ", ".join(d.missing), size=12, fill=INK)
+        b.note("Not answered: " + ", ".join(d.missing), size=12, fill=INK)
     b.bar(10, gap=0)
-    b.note(
-        f"Generated {label.generated_at} by modelkin from ledger records. "
-        "“verified” = checked by modelkin (digest, forensics or inclusion proof); "
-        "“claimed” = recorded as stated by the registrant.",
-        size=10,
-    )
+    b.note(f"Generated {label.generated_at} by modelkin from ledger records. {FOOTER}", size=10)
     b.y += PAD - 4
     height = b.y + 2
     frame = Rect(2, 2, WIDTH - 4, height - 4, fill=None, stroke=INK, stroke_width=3)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from modelkin.labels.format import (
+    DISCLOSURE_NOTE,
+    FOOTER,
     NOT_DECLARED,
+    disclosure_text,
+    evaluation_lines,
+    identity_rows,
     number,
     parent_verdict,
     percent,
+    plain_verdict,
     provenance_text,
     yes_no,
 )
@@ -34,26 +40,26 @@ def render_markdown(label: Label) -> str:
     out: list[str] = [f"# Model Facts: {_cell(i.name)}", ""]
     out += ["## 1. Identity", "", f"_Source: {provenance_text(i.provenance)}_", ""]
     out += ["| | |", "|:--|--:|"]
-    out += [
-        f"| **Organisation** | {_cell(i.organisation or NOT_DECLARED)} |",
-        f"| **Version** | {_cell(i.version or NOT_DECLARED)} |",
-        f"| **Licence** | {_cell(i.licence or NOT_DECLARED)} |",
-        f"| **Weight digest** | `{i.weight_digest or NOT_DECLARED}` |",
-        f"| **Ledger entry** | {entry} |",
-        f"| **Inclusion proof** | {i.inclusion_proof} |",
-        "",
-    ]
+    for key, value, _checked in identity_rows(label):
+        if key == "Weight digest":
+            value = f"`{i.weight_digest or NOT_DECLARED}`"
+        elif key == "Ledger entry":
+            value = entry
+        else:
+            value = _cell(value)
+        out.append(f"| **{key}** | {value} |")
+    out.append("")
     out += ["## 2. IP lineage", ""]
     if lin.parents:
         out += [
-            "| Parent | Relation and forensic verdict | Licence | Source | Forensic detail |",
+            "| Parent | Relation and forensic verdict | Licence | Source | What forensics found |",
             "|:--|--:|:--|:--|:--|",
         ]
         for p in lin.parents:
             out.append(
                 f"| **{_cell(p.name)}** | {_cell(parent_verdict(p))} | "
                 f"{_cell(p.licence or NOT_DECLARED)} | {provenance_text(p.provenance)} | "
-                f"{_cell(p.detail or '')} |"
+                f"{_cell(plain_verdict(p))} |"
             )
     else:
         out.append("Parents: none, trained from scratch." if lin.from_scratch else
@@ -107,16 +113,21 @@ def render_markdown(label: Label) -> str:
         out.append(f"**{title}**" + ("" if items else f": {NOT_DECLARED}"))
         out += [f"- {_cell(x)}" for x in items]
         out.append("")
+    if u.evaluation:
+        out += [
+            "**Evaluation results (declared)**",
+            *(f"- {_cell(x)}" for x in evaluation_lines(label)),
+            "",
+        ]
     out += [
         "## 6. Disclosure completeness",
         "",
-        f"**{d.answered} of {d.total} items disclosed: {percent(d.score)}**",
+        f"**{disclosure_text(d.answered, d.total)}: {percent(d.score)}**",
+        "",
+        f"_{DISCLOSURE_NOTE}_",
         "",
     ]
     if d.missing:
-        out += ["Missing: " + ", ".join(d.missing), ""]
-    out.append(
-        f"_Generated {label.generated_at} by modelkin from ledger records. "
-        "“verified” = checked by modelkin; “claimed” = recorded as stated by the registrant._"
-    )
+        out += ["Not answered: " + ", ".join(d.missing), ""]
+    out.append(f"_Generated {label.generated_at} by modelkin from ledger records. {FOOTER}_")
     return "\n".join(out) + "\n"

@@ -12,7 +12,7 @@ file is rejected with a clear error instead of half-rendering.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,8 +40,47 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class Architecture:
+    """What the weights are, as modelkin read them from the model's files at registration."""
+
+    name: str | None = None
+    family: str | None = None
+    parameters: int | None = None
+    layers: int | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """An OpenSSF model signing bundle over exactly these files, re-verified by the registry."""
+
+    method: str
+    signer: str
+    issuer: str | None = None
+
+
+@dataclass(frozen=True)
+class Details:
+    """Optional declarations about the model (all self-declared by the registrant)."""
+
+    description: str | None = None
+    task: str | None = None
+    library: str | None = None
+    languages: tuple[str, ...] = ()
+    contact: str | None = None
+    hub_id: str | None = None
+    licence_url: str | None = None
+    download_location: str | None = None
+    released_at: str | None = None
+    hyperparameters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Identity:
-    """Section 1: what the model is and where it is logged."""
+    """Section 1: what the model is and where it is logged.
+
+    ``provenance`` is that of the declared fields (organisation, licence, version, details):
+    they are what the registrant says. What modelkin checked is marked on its own fact:
+    ``inclusion_proof`` (recomputed here) and ``signature`` (re-verified by the registry)."""
 
     name: str
     version: str | None = None
@@ -52,6 +91,21 @@ class Identity:
     inclusion_proof: ProofStatus = "absent"
     tree_size: int | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    architecture: Architecture | None = None
+    details: Details = field(default_factory=Details)
+    signature: Signature | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One declared evaluation result (Hugging Face model-index style)."""
+
+    metric: str
+    value: float | str
+    task: str | None = None
+    dataset: str | None = None
+    split: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +119,7 @@ class Parent:
     licence: str | None = None
     provenance: Provenance = field(default_factory=Provenance)
     detail: str | None = None  # why forensics could not decide, or what it reported
+    hub_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +155,9 @@ class Dataset:
     opt_out: str | None = None
     personal_data: bool | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    biases: str | None = None
+    kinds: tuple[str, ...] = ()  # SPDX dataset types declared (text, image, ...)
+    hub_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +187,7 @@ class Use:
     out_of_scope: tuple[str, ...] = ()
     limitations: tuple[str, ...] = ()
     provenance: Provenance = field(default_factory=Provenance)
+    evaluation: tuple[Evaluation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +244,13 @@ def label_to_dict(label: Label) -> dict[str, Any]:
             "inclusion_proof": i.inclusion_proof,
             "tree_size": i.tree_size,
             "provenance": _prov(i.provenance),
+            "architecture": asdict(i.architecture) if i.architecture else None,
+            "details": {
+                **asdict(i.details),
+                "languages": list(i.details.languages),
+                "hyperparameters": dict(i.details.hyperparameters),
+            },
+            "signature": asdict(i.signature) if i.signature else None,
         },
         "lineage": {
             "from_scratch": lin.from_scratch,
@@ -197,6 +263,7 @@ def label_to_dict(label: Label) -> dict[str, Any]:
                     "licence": p.licence,
                     "detail": p.detail,
                     "provenance": _prov(p.provenance),
+                    "hub_id": p.hub_id,
                 }
                 for p in lin.parents
             ],
@@ -223,6 +290,9 @@ def label_to_dict(label: Label) -> dict[str, Any]:
                     "opt_out": ds.opt_out,
                     "personal_data": ds.personal_data,
                     "provenance": _prov(ds.provenance),
+                    "biases": ds.biases,
+                    "kinds": list(ds.kinds),
+                    "hub_id": ds.hub_id,
                 }
                 for ds in td.datasets
             ],
@@ -240,6 +310,7 @@ def label_to_dict(label: Label) -> dict[str, Any]:
             "out_of_scope": list(u.out_of_scope),
             "limitations": list(u.limitations),
             "provenance": _prov(u.provenance),
+            "evaluation": [asdict(e) for e in u.evaluation],
         },
         "disclosure": {
             "score": d.score,
@@ -299,6 +370,9 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
             inclusion_proof=i["inclusion_proof"],
             tree_size=i.get("tree_size"),
             provenance=_p(i["provenance"]),
+            architecture=Architecture(**i["architecture"]) if i.get("architecture") else None,
+            details=_details(i.get("details") or {}),
+            signature=Signature(**i["signature"]) if i.get("signature") else None,
         ),
         lineage=Lineage(
             from_scratch=lin["from_scratch"],
@@ -311,6 +385,7 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
                     licence=p.get("licence"),
                     detail=p.get("detail"),
                     provenance=_p(p["provenance"]),
+                    hub_id=p.get("hub_id"),
                 )
                 for p in lin["parents"]
             ),
@@ -337,6 +412,9 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
                     opt_out=ds.get("opt_out"),
                     personal_data=ds.get("personal_data"),
                     provenance=_p(ds["provenance"]),
+                    biases=ds.get("biases"),
+                    kinds=tuple(ds.get("kinds") or ()),
+                    hub_id=ds.get("hub_id"),
                 )
                 for ds in td["datasets"]
             ),
@@ -354,6 +432,7 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
             out_of_scope=tuple(u["out_of_scope"]),
             limitations=tuple(u["limitations"]),
             provenance=_p(u["provenance"]),
+            evaluation=tuple(Evaluation(**e) for e in u.get("evaluation") or ()),
         ),
         disclosure=Disclosure(
             score=d["score"],
@@ -362,6 +441,15 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
             missing=tuple(d["missing"]),
         ),
     )
+
+
+def _details(d: dict[str, Any]) -> Details:
+    return Details(
+        **{k: d.get(k) for k in ("description", "task", "library", "contact", "hub_id",
+                                 "licence_url", "download_location", "released_at")},
+        languages=tuple(d.get("languages") or ()),
+        hyperparameters=tuple((str(k), str(v)) for k, v in (d.get("hyperparameters") or {}).items()),
+    )  # fmt: skip
 
 
 def read_label(path: Path) -> Label:

@@ -38,6 +38,9 @@ EXPORT_FORMATS: dict[str, Callable[[Label], str]] = {
     "hf-card": _lazy("hf_card", "export_hf_card"),
 }
 
+#: Exports of a registered dataset (not of a label).
+DATASET_FORMATS = ("croissant",)
+
 MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "png": "image/png",
@@ -47,6 +50,7 @@ MEDIA_TYPES = {
     "cyclonedx": "application/vnd.cyclonedx+json",
     "spdx3": "application/spdx+json",
     "hf-card": "text/markdown; charset=utf-8",
+    "croissant": "application/ld+json",
 }
 
 
@@ -70,6 +74,29 @@ def export(label: Label, fmt: str) -> str:
     return fn(label)
 
 
+def _open_registry(home: Path | str | None, what: str) -> Any:
+    from modelkin.config import Home, default_db_url
+    from modelkin.registry import Registry
+
+    where = Home.resolve(home)
+    # never create an empty registry just to read one (a PostgreSQL registry has no file)
+    if default_db_url() is None and not where.registry_db.is_file():
+        raise ModelkinError(where.root, f"no registry here, so no {what}")
+    return Registry.open(where.root)
+
+
+def export_dataset(ref: str, fmt: str, home: Path | str | None = None) -> str:
+    """A registered dataset exported to one of :data:`DATASET_FORMATS` (Croissant 1.1)."""
+    if fmt not in DATASET_FORMATS:
+        raise ModelkinError("--format", f"unknown dataset export format {fmt!r}")
+    from modelkin.labels.export_croissant import export_croissant
+
+    with _open_registry(home, f"dataset {ref!r} to export") as registry:
+        rec = registry.record(ref, "dataset")
+        doc = export_croissant(rec.predicate, rec.id)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def load_label(model: str, home: Path | str | None = None) -> Label:
     """A label-v1 JSON file if ``model`` names one, else the registered model's label."""
     path = Path(model)
@@ -77,13 +104,7 @@ def load_label(model: str, home: Path | str | None = None) -> Label:
         if not path.is_file():
             raise ModelkinError(path, "label file not found")
         return read_label(path)
-    from modelkin.config import Home, default_db_url
     from modelkin.labels.from_registry import build_label
-    from modelkin.registry import Registry
 
-    where = Home.resolve(home)
-    # never create an empty registry just to read one (a PostgreSQL registry has no file)
-    if default_db_url() is None and not where.registry_db.is_file():
-        raise ModelkinError(where.root, f"no registry here, so no model {model!r} to label")
-    with Registry.open(where.root) as registry:
+    with _open_registry(home, f"model {model!r} to label") as registry:
         return build_label(registry, model)

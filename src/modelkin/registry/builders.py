@@ -75,6 +75,13 @@ def fingerprint_into_blobs(
     return {"digest": str(fp.digest()), "blob": blob}, structure, None
 
 
+#: Optional model-v1 fields a registrant declares (the rest is computed from the files).
+MODEL_DECLARATIONS = (
+    "description", "task", "library", "languages", "contact", "hub_id",
+    "download_location", "released_at", "hyperparameters", "evaluation", "license_url",
+)  # fmt: skip
+
+
 def register_model(
     registry: Registry,
     model_dir: Path | str,
@@ -90,6 +97,7 @@ def register_model(
     fingerprint: bool = True,
     oms_bundle: Path | None = None,
     oms_trust: Any = None,
+    declared: dict[str, Any] | None = None,
 ) -> Receipt:
     """Register the model at ``model_dir`` (an HF directory or a single .gguf/.onnx file).
 
@@ -97,7 +105,11 @@ def register_model(
     (:class:`modelkin.oms.Trust`), the bundle is verified offline and must sign exactly the
     registered files; the manifest then leaves out the bundle file and the paths the
     signer's bundle ignores, and the record carries the signer (re-verified by the
-    registry from the blob store)."""
+    registry from the blob store).
+
+    ``declared`` adds the optional declarations of model-v1 (``task``, ``library``,
+    ``languages``, ``contact``, ``description``, ``hub_id``, ``download_location``,
+    ``released_at``, ``hyperparameters``, ``evaluation``); None values are left out."""
     path = Path(model_dir)
     files = scan_directory(path)
     oms: dict[str, Any] | None = None
@@ -124,6 +136,13 @@ def register_model(
     }
     if oms is not None:
         pred["oms"] = oms
+    for key, value in (declared or {}).items():
+        if key not in MODEL_DECLARATIONS:
+            raise ModelkinError(
+                key, f"not a model declaration (one of {', '.join(MODEL_DECLARATIONS)})"
+            )
+        if value not in (None, [], {}):
+            pred[key] = value
     receipt = submit_predicate(registry, identity, "model", [(name, digest)], pred)
     if problem:
         receipt.warnings.append(problem)

@@ -176,8 +176,7 @@ def dataset_from_croissant(
         label = _text(src.get("sc:name")) if isinstance(src, dict) else None
         url = _text(src.get("sc:url") or src.get("@id")) if isinstance(src, dict) else _text(src)
         sources.append({"name": label or url or "unnamed source", "url": url, "license": None})
-    if not sources and _text(doc.get("sc:url")):
-        sources.append({"name": name, "url": _text(doc.get("sc:url")), "license": None})
+    own_url = _text(doc.get("sc:url"))
     rai = {k[4:]: v for k, v in doc.items() if k.startswith("rai:")}
     pii = _text(doc.get("rai:personalSensitiveInformation"))
     collection_parts = [
@@ -192,7 +191,7 @@ def dataset_from_croissant(
         organisation=organisation,
         description=_text(doc.get("sc:description")),
         sources=sources,
-        licenses=[x for x in (_text(v) for v in _as_list(doc.get("sc:license"))) if x],
+        licenses=[licence_id(x) for x in (_text(v) for v in _as_list(doc.get("sc:license"))) if x],
         collection="; ".join(p for p in collection_parts if p) or None,
         consent=consent,
         personal_data=None if pii is None else not bool(_NO_PII.match(pii)),
@@ -201,4 +200,27 @@ def dataset_from_croissant(
         size_tokens=size_tokens,
         imported_from={"format": "croissant", "sha256": doc["_sha256"], "name": path.name},
         rai=json.loads(json.dumps(rai)) or None,
+        url=own_url,
     )
+
+
+_SPDX_URL = re.compile(
+    r"^https?://(?:www\.)?spdx\.org/licenses/([A-Za-z0-9.+-]+?)(?:\.html|\.json)?/?$"
+)
+_CC_URL = re.compile(
+    r"^https?://(?:www\.)?creativecommons\.org/licenses/([a-z-]+)/(\d\.\d)(?:/[a-z]*)?/?$"
+)
+_CC0_URL = re.compile(r"^https?://(?:www\.)?creativecommons\.org/publicdomain/zero/1\.0/?")
+
+
+def licence_id(value: str) -> str:
+    """A licence URL as its SPDX id where the URL names one (the SPDX licence list page,
+    a Creative Commons deed or legal code); anything else unchanged."""
+    v = value.strip()
+    if m := _SPDX_URL.match(v):
+        return m.group(1)
+    if m := _CC_URL.match(v):
+        return f"CC-{m.group(1).upper()}-{m.group(2)}"
+    if _CC0_URL.match(v):
+        return "CC0-1.0"
+    return v

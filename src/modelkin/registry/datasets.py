@@ -69,9 +69,12 @@ def dataset_predicate(
     size_tokens: int | None = None,
     imported_from: dict[str, Any] | None = None,
     rai: dict[str, Any] | None = None,
+    url: str | None = None,
 ) -> dict[str, Any]:
     """Assemble a dataset-v1 predicate (validated by the registry on submit)."""
+    extra = {"url": url} if url else {}
     return {
+        **extra,
         "name": name,
         "version": version,
         "organisation": organisation,
