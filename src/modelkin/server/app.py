@@ -55,6 +55,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from modelkin.statements.kinds import warm_validators
+
+        # heavy imports the request handlers need, paid before the first request is accepted
+        # (the CLI no longer pays them at import, so the server has to ask for them)
+        warm_validators()
+        import modelkin.labels.export_cyclonedx
+        import modelkin.labels.export_spdx  # noqa: F401
+
         registry = Registry.open(data.root)
         app.state.modelkin = state = ServerState(
             registry, cfg, RateLimiter(cfg.writes_per_minute), gate

@@ -117,6 +117,16 @@ def _validator(name: str, version: int, schema: dict[str, Any]) -> jsonschema.Dr
     return v
 
 
+def warm_validators() -> None:
+    """Compile every registered kind's validator now (a server calls this at start-up, so its
+    first write does not pay jsonschema's seconds-long import inside a client's timeout)."""
+    for kind in list(KINDS.values()):
+        try:
+            _validator(kind.name, kind.version, kind.schema())
+        except FileNotFoundError:  # pragma: no cover - a kind without a schema is refused later
+            continue
+
+
 @cache
 def _load_schema(filename: str) -> dict[str, Any]:
     text = resources.files("modelkin.statements").joinpath("schemas", filename).read_text("utf-8")
