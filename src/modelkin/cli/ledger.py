@@ -266,6 +266,8 @@ def _ledger(app: typer.Typer) -> None:
                 return
             time.sleep(interval)
 
+    _remote(lg)
+
     @lg.command("tiles")
     def tiles(
         log_dir: Annotated[Path, typer.Argument(help="log directory")],
@@ -284,6 +286,55 @@ def _ledger(app: typer.Typer) -> None:
         print_json({"files": n, "size": size}) if json_ else typer.echo(
             f"wrote {n} files for size {size} to {out_dir}"
         )
+
+
+def _remote(lg: typer.Typer) -> None:
+    @lg.command("verify-remote")
+    def verify_remote(
+        location: Annotated[str, typer.Argument(help="tlog-tiles URL prefix or directory")],
+        vkey: Annotated[str | None, typer.Option(help="the log's verifier key")] = None,
+        policy: Annotated[
+            list[Path] | None,
+            typer.Option(help="trust policy (Sigsum format) with a witness quorum; repeatable"),
+        ] = None,
+        full: Annotated[
+            bool, typer.Option(help="recompute the whole tree from the entry bundles")
+        ] = False,
+        index: Annotated[
+            int | None,
+            typer.Option(help="also prove entry INDEX from tiles (prints a .tlog-proof)"),
+        ] = None,
+        since: Annotated[
+            Path | None,
+            typer.Option(help="an older checkpoint of this log you kept: prove consistency"),
+        ] = None,
+        json_: JsonOpt = False,
+    ) -> None:
+        """Check another log from the outside: its checkpoint (signature, witness quorum),
+        that its tiles imply the signed root, and optionally every entry and proofs."""
+        from modelkin.cli.tlog_proof import trust_policy
+        from modelkin.ledger.remote import verify_remote as run
+
+        pol = trust_policy(vkey, policy)
+        old = None
+        if since is not None:
+            try:
+                old = since.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise LedgerError(since, f"cannot read the older checkpoint ({exc})") from exc
+        rep = run(location, pol, full=full, index=index, since=old)
+        if json_:
+            print_json(rep.to_dict())
+        else:
+            for c in rep.checked:
+                typer.echo(f"ok: {c}")
+            for p in rep.problems:
+                typer.echo(f"problem: {p}")
+            if rep.tlog_proof and index is not None:
+                typer.echo(rep.tlog_proof, nl=False)
+            typer.echo("verified" if rep.ok else "FAILED")
+        if not rep.ok:
+            raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

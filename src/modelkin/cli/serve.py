@@ -130,6 +130,32 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="Verifier key of a trusted witness (cosignature/v1); repeatable."),
         ] = None,
+        policy: Annotated[
+            list[Path] | None,
+            typer.Option(
+                help="Trust policy (Sigsum format), one per log: its key and URL, witnesses "
+                "with URLs, quorum; repeatable. This log's checkpoints go to the witnesses "
+                "of the policy naming it; the quorum-cosigned one is served."
+            ),
+        ] = None,
+        witness_dir: Annotated[
+            Path | None,
+            typer.Option(help="Act as a C2SP tlog-witness for the policy's logs (state here)."),
+        ] = None,
+        witness_name: Annotated[
+            str | None, typer.Option(help="The witness's key name (created on first use).")
+        ] = None,
+        mirror: Annotated[
+            list[str] | None,
+            typer.Option(help="Follow and serve read-only the log at this URL; repeatable."),
+        ] = None,
+        mirror_interval: Annotated[float, typer.Option(help="Seconds between mirror steps.")] = 5.0,
+        witness_interval: Annotated[
+            float, typer.Option(help="Seconds between resubmissions to witnesses when idle.")
+        ] = 30.0,
+        public_url: Annotated[
+            str | None, typer.Option(help="This server's URL as peers reach it (for answers).")
+        ] = None,
         db_url: Annotated[
             str | None,
             typer.Option(
@@ -178,6 +204,13 @@ def register(app: typer.Typer) -> None:
                 per_client=forensic_per_client,
                 per_minute=forensic_per_minute,
             ),
+            policies=tuple(policy or ()),
+            witness_dir=witness_dir,
+            witness_name=witness_name,
+            mirrors=tuple(u.rstrip("/") for u in mirror or ()),
+            mirror_interval=mirror_interval,
+            witness_interval=witness_interval,
+            public_url=public_url.rstrip("/") if public_url else None,
         )
         app_ = create_app(root, settings=settings)
         typer.echo(f"modelkin registry at http://{host}:{port}/  (data: {root})")

@@ -525,6 +525,18 @@ class Ledger:
             raise LedgerError(self._store.where, f"entry {index} is missing from the database")
         return data
 
+    def stored_hashes(self, level: int, start: int, count: int) -> list[bytes]:
+        """Hashes of the complete subtrees ``start .. start+count-1`` at ``level`` (tiles),
+        read in one query."""
+        n = self._size
+
+        def fn(get: mk.HashGetter) -> list[bytes]:
+            if (start + count) << level > n:
+                raise NotFoundError(f"level {level} hashes", f"not covered by size {n}")
+            return [get(level, start + i) for i in range(count)]
+
+        return self._prefetched(fn)
+
     def entries(self, start: int, stop: int) -> list[bytes]:
         """Entries ``[start, stop)`` (clipped to the log size)."""
         stop = min(stop, self._size)

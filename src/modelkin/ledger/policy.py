@@ -381,3 +381,75 @@ class Policy:
             ],
             "quorum": self.quorum,
         }
+
+
+class PolicySet:
+    """Several policies, one per log (or group of logs), used as one: a checkpoint is
+    judged by the policy that names its log. Sigsum's format has one quorum per file;
+    a federation where each log is witnessed by the *other* registries needs a quorum per
+    log, so a client holds one file per log (``--policy`` repeated)."""
+
+    def __init__(self, policies: list[Policy]) -> None:
+        if not policies:
+            raise PolicyError("policy", "no policy given")
+        self.policies = list(policies)
+        self.source = ", ".join(p.source for p in policies)
+
+    @property
+    def logs(self) -> list[LogKey]:
+        return [lk for p in self.policies for lk in p.logs]
+
+    @property
+    def witnesses(self) -> dict[str, WitnessKey]:
+        return {n: w for p in self.policies for n, w in p.witnesses.items()}
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("".join(p.text() for p in self.policies).encode()).hexdigest()
+
+    def _policy_for(self, note_text: str, where: str) -> tuple[Policy, LogKey, str]:
+        body, _ = _note.split(note_text, where)
+        origin = body.split("\n", 1)[0]
+        first: PolicyError | None = None
+        for p in self.policies:
+            if not p.logs_for(origin):
+                continue
+            try:
+                lk, body = p.log_verifier(note_text, where)
+                return p, lk, body
+            except PolicyError as exc:
+                first = first or exc
+        raise first or PolicyError(where, f"log {origin!r} is not in the policy")
+
+    def log_verifier(self, note_text: str, where: str = "checkpoint") -> tuple[LogKey, str]:
+        _, lk, body = self._policy_for(note_text, where)
+        return lk, body
+
+    def check(self, note_text: str, where: str = "checkpoint") -> Verdict:
+        p, _, _ = self._policy_for(note_text, where)
+        return p.check(note_text, where)
+
+    def require(self, note_text: str, where: str = "checkpoint") -> Verdict:
+        p, _, _ = self._policy_for(note_text, where)
+        return p.require(note_text, where)
+
+    def own(self, public: bytes) -> Policy | None:
+        """The policy that names the log with this key (its witnesses cosign that log)."""
+        return next((p for p in self.policies if any(lk.public == public for lk in p.logs)), None)
+
+    def text(self) -> str:
+        return "\n".join(f"# {p.source}\n{p.text()}" for p in self.policies)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "sigsum-policy-set", "digest": self.digest,
+                "policies": [p.to_json() for p in self.policies]}  # fmt: skip
+
+
+Trust = Policy | PolicySet
+"""What checkpoint consumers accept: one policy file or a set (one per log)."""
+
+
+def load_trust(paths: list[Path]) -> Trust:
+    """One policy file as a :class:`Policy`, several as a :class:`PolicySet`."""
+    pols = [Policy.load(p) for p in paths]
+    return pols[0] if len(pols) == 1 else PolicySet(pols)

@@ -8,11 +8,15 @@ a blank line, then the signed checkpoint note (with any cosignatures).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelkin.errors import LedgerError
 from modelkin.ledger import merkle as mk
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import Checkpoint, open_checkpoint, parse_size
+
+if TYPE_CHECKING:
+    from modelkin.ledger.policy import Trust, Verdict
 
 HEADER = "c2sp.org/tlog-proof@v1"
 
@@ -69,3 +73,17 @@ def verify_proof(
     if not mk.verify_inclusion(mk.leaf_hash(entry), p.index, cp.size, p.proof, cp.root):
         raise LedgerError(where, f"entry is not included at index {p.index} (bad proof)")
     return p, cp
+
+
+def verify_proof_policy(
+    text: str, entry: bytes, policy: Trust, where: str = "tlog-proof"
+) -> tuple[TlogProof, Verdict]:
+    """Verify a bundle under a trust policy: the checkpoint is signed by a policy log and
+    cosigned by the policy's quorum (the verdict names who vouched), and ``entry`` is
+    included. Raises :class:`LedgerError` saying which part fails."""
+    p = parse_proof(text, where)
+    verdict = policy.require(p.checkpoint, where)
+    cp = verdict.checkpoint
+    if not mk.verify_inclusion(mk.leaf_hash(entry), p.index, cp.size, p.proof, cp.root):
+        raise LedgerError(where, f"entry is not included at index {p.index} (bad proof)")
+    return p, verdict

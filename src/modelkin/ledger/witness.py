@@ -67,6 +67,15 @@ def cosigner_vkey(name: str, public: bytes) -> str:
     return f"{name}+{kid.hex()}+{_note.b64(bytes([ALG_COSIGNATURE_V1]) + public)}"
 
 
+def cosign_line(signer: _note.Signer, body: str, timestamp: int | None = None) -> str:
+    """A cosignature/v1 note signature line by ``signer`` over a checkpoint body (the key
+    ID uses signature type 0x04, so the same Ed25519 key never doubles as a log key)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    kid = _note.key_id(signer.name, ALG_COSIGNATURE_V1, signer.verifier.public)
+    sig = signer.sign_bytes(cosigned_message(body, ts))
+    return f"\u2014 {signer.name} {_note.b64(kid + struct.pack('>Q', ts) + sig)}\n"
+
+
 def verify_cosignature(checkpoint_note: str, vkey: str) -> int:
     """Check the cosignature by ``vkey`` on a note; returns its timestamp or raises."""
     v = _note.Verifier.parse(vkey)
@@ -211,11 +220,12 @@ class Witness:
         return f"\u2014 {self.name} {blob}\n"
 
     def _verifiers(self, rec: dict[str, object] | None, origin: str) -> list[_note.Verifier]:
-        """Keys trusted for ``origin``: the recorded one and any matching policy key."""
-        out = [lk.verifier(origin) for lk in self.trusted if lk.accepts(origin)]
+        """Keys trusted for ``origin``: the recorded one, else the policy keys that may
+        sign it; once a policy log is recorded under an origin, only its key is (an origin
+        names one log: another key claiming it must not share, or reset, its record)."""
         if rec is not None and rec.get("vkey"):
-            out.insert(0, _note.Verifier.parse(str(rec["vkey"])))
-        return out
+            return [_note.Verifier.parse(str(rec["vkey"]))]
+        return [lk.verifier(origin) for lk in self.trusted if lk.accepts(origin)]
 
     def _keep_evidence(self, origin: str, recorded: str, offered: str, problem: str) -> None:
         """Keep a proven-misbehaviour pair (both validly signed by the log)."""
@@ -243,16 +253,22 @@ class Witness:
                 verifiers = self._verifiers(rec, cp.origin)
                 if not verifiers:
                     return AddResult(404, message=f"unknown log origin {cp.origin!r}")
-                try:
-                    _note.open_note(checkpoint_note, verifiers)
-                except LedgerError as exc:
-                    return AddResult(403, message=exc.problem)
+                signer = None
+                for v in verifiers:  # ignore keys that did not sign; a bad signature fails
+                    try:
+                        _note.open_note(checkpoint_note, [v])
+                        signer = v
+                        break
+                    except LedgerError as exc:
+                        problem = exc.problem
+                if signer is None:
+                    return AddResult(403, message=problem)
                 if old_size > cp.size:
                     return AddResult(
                         400, message=f"old size {old_size} > checkpoint size {cp.size}"
                     )
-                if rec is None:  # a policy log seen for the first time: record size 0
-                    rec = {"vkey": "", "size": 0, "root": _note.b64(mk.EMPTY_ROOT),
+                if rec is None:  # a policy log seen for the first time: bind its key, size 0
+                    rec = {"vkey": str(signer), "size": 0, "root": _note.b64(mk.EMPTY_ROOT),
                            "checkpoint": ""}  # fmt: skip
                 known = int(str(rec["size"]))
                 if old_size != known:

@@ -21,9 +21,11 @@ from modelkin.errors import ModelkinError
 from modelkin.ledger.cosigs import parse_witness_keys
 from modelkin.registry import Registry
 from modelkin.server import (
+    api_federation,
     api_forensics,
     api_ledger,
     api_registry,
+    api_witness,
     api_works,
     docs,
     problems,
@@ -41,7 +43,10 @@ STATIC = Path(__file__).parent / "static"
 
 def _wants_html(request: Request) -> bool:
     path = request.url.path
-    return not (path.startswith("/api/") or path == "/checkpoint" or path.startswith("/tiles"))
+    return not (
+        path.startswith(("/api/", "/tiles", "/tile/", "/mirror/"))
+        or path in ("/checkpoint", "/add-checkpoint")
+    )
 
 
 def create_app(
@@ -67,10 +72,15 @@ def create_app(
         app.state.modelkin = state = ServerState(
             registry, cfg, RateLimiter(cfg.writes_per_minute), gate
         )
+        from modelkin.server.federation import Federation
+
+        state.federation = Federation(cfg, data.root, registry, state.ledger_lock)
         state.publish_tiles()
+        state.federation.start()
         try:
             yield
         finally:
+            state.federation.stop()
             registry.close()
 
     app = FastAPI(
@@ -105,6 +115,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, on_error)
 
     app.include_router(api_ledger.router)
+    app.include_router(api_witness.router)
+    app.include_router(api_federation.router)
+    app.include_router(api_federation.mirrors_router)
     app.include_router(api_registry.router)
     app.include_router(api_forensics.router)
     app.include_router(api_works.router)

@@ -49,6 +49,11 @@ class ServerSettings:
     ``allowed_hosts`` are the ``Host`` header values served (``"*"``: any); the default is
     loopback only, matching the default bind address (``modelkin serve`` widens it to any
     host when it listens on another interface, unless ``--allowed-host`` is given).
+
+    Federation (see :mod:`.federation`): ``policies`` are Sigsum-format trust policy files
+    (one per log: its key and URL, its witnesses with their URLs, its quorum); ``witness_dir``
+    (with ``witness_name``) makes this server a C2SP tlog-witness for the policy's logs;
+    ``mirrors`` are URLs of logs this server follows and serves read-only.
     """
 
     tokens: dict[str, str] = field(default_factory=dict)
@@ -61,6 +66,14 @@ class ServerSettings:
     read_only: bool = False
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     work: WorkBudget = field(default_factory=WorkBudget)
+
+    policies: tuple[Path, ...] = ()
+    witness_dir: Path | None = None
+    witness_name: str | None = None
+    mirrors: tuple[str, ...] = ()
+    mirror_interval: float = 5.0
+    witness_interval: float = 30.0
+    public_url: str | None = None
 
     def organisation_for(self, token: str | None) -> str | None:
         """The organisation a token belongs to, or None if unknown."""

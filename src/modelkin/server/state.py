@@ -39,6 +39,7 @@ class ServerState:
     cosigs: CosignatureStore = field(init=False)
     csrf: CsrfGuard = field(init=False)
     _counts: tuple[int, dict[str, int]] = field(init=False, default=(-1, {}))
+    federation: Any = None  # server.federation.Federation, set in the app's lifespan
 
     def __post_init__(self) -> None:
         self.witnesses = parse_witness_keys(self.settings.witnesses)
@@ -60,7 +61,10 @@ class ServerState:
         return self.registry.ledger
 
     def publish_tiles(self) -> None:
-        """Refresh the C2SP tlog-tiles directory, if the operator asked for one."""
+        """The log grew: refresh the C2SP tlog-tiles directory (if the operator asked for
+        one) and have the federation's witnesses cosign the new checkpoint."""
+        if self.federation is not None:
+            self.federation.notify()
         if self.settings.tiles_dir is not None:
             from modelkin.ledger.tiles import write_tiles
 

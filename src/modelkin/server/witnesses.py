@@ -38,8 +38,12 @@ def witness_rows(state: ServerState, log_size: int) -> list[dict[str, Any]]:
 
 
 def served_checkpoint(state: ServerState, latest: str) -> str:
-    """What ``GET /checkpoint`` serves: the newest witness-cosigned checkpoint with its
-    cosignatures when a configured witness has cosigned one, else the log's latest."""
+    """What ``GET /checkpoint`` serves: the newest checkpoint the trust policy's quorum
+    cosigned (federation), else the newest one a configured ``--witness`` cosigned, with
+    their cosignatures, else the log's latest."""
+    fed = state.federation
+    if fed is not None and (witnessed := fed.served()) is not None:
+        return str(witnessed)
     if not state.witnesses:
         return latest
     note = cosigned_note(state.cosigs.all().values(), [witness_ref(v) for v in state.witnesses])
