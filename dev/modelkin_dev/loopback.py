@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,10 +149,15 @@ def stop(r: Registry3) -> None:
 
 @contextmanager
 def federation(
-    tmp: Path, mirror_of: int | None = 0
+    tmp: Path,
+    mirror_of: int | None = 0,
+    setup: Callable[[list[Registry3], Identity], None] | None = None,
 ) -> Iterator[tuple[list[Registry3], list[Path], Identity]]:
-    """The three registries running; the third mirrors the first (``mirror_of``)."""
+    """The three registries running; the third mirrors the first (``mirror_of``);
+    ``setup`` runs on the prepared homes before any server starts."""
     regs, policies, alice = prepare(tmp)
+    if setup is not None:
+        setup(regs, alice)
     try:
         for i, r in enumerate(regs):
             extra = ["--mirror", regs[mirror_of].url] if i == 2 and mirror_of is not None else []

@@ -10,15 +10,19 @@ checkpoint they kept; the federated lookup refuses the forked answer).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 from modelkin.cli import main
 from modelkin.errors import LedgerError
 from modelkin.federation import verify_answer
+from modelkin.fingerprint import fingerprint_model
 from modelkin.ledger import note
 from modelkin.ledger.checkpoint import parse as parse_checkpoint
 from modelkin.ledger.mirror import origin_hash
@@ -26,8 +30,29 @@ from modelkin.ledger.policy import PolicyError, load_trust
 from modelkin.ledger.remote import verify_remote
 from modelkin.ledger.tlogproof import verify_proof_policy
 from modelkin.ledger.witness import format_request
-from modelkin.registry import Registry
-from modelkin_dev.loopback import entry, federation, model_envelope, start, stop, submit, witnessed
+from modelkin.registry import Registry, register_model
+from modelkin.statements import Identity
+from modelkin_dev.loopback import (
+    Registry3,
+    entry,
+    federation,
+    model_envelope,
+    start,
+    stop,
+    submit,
+    witnessed,
+)
+
+
+def _tiny(path: Path) -> Path:
+    """A real tiny safetensors model with two matrices (enough to fingerprint)."""
+    path.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    save_file({"embed.weight": rng.normal(0, 0.02, (64, 16)).astype(np.float32),
+               "layers.0.mlp.weight": rng.normal(0, 0.02, (16, 32)).astype(np.float32)},
+              str(path / "model.safetensors"))  # fmt: skip
+    (path / "config.json").write_text(json.dumps({"model_type": "tiny", "hidden_size": 16}))
+    return path
 
 
 def _size(text: str) -> int:
@@ -37,7 +62,14 @@ def _size(text: str) -> int:
 def test_federation_witnesses_mirrors_lookups_and_refuses_a_fork(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with federation(tmp_path) as (regs, policies, alice), httpx.Client(timeout=60) as client:
+    def fingerprinted(regs: list[Registry3], alice: Identity) -> None:
+        with Registry.open(regs[2].home) as reg:  # c holds a fingerprinted model
+            register_model(reg, tiny_dir, alice, name="model-fp", version="1",
+                           organisation="Alice Labs", license="mit")  # fmt: skip
+
+    tiny_dir = _tiny(tmp_path / "fp-model")
+    fed = federation(tmp_path, setup=fingerprinted)
+    with fed as (regs, policies, alice), httpx.Client(timeout=60) as client:
         a, b, c = regs
         trust = load_trust(policies)  # what a client holds: one policy per log
         env1, digest1 = model_envelope(tmp_path, alice, "one", 1)
@@ -63,6 +95,12 @@ def test_federation_witnesses_mirrors_lookups_and_refuses_a_fork(
         args = ["tlog-proof", "verify", str(tmp_path / "p.tlog-proof"), "--entry",
                 str(tmp_path / "entry1")] + [x for p in policies for x in ("--policy", str(p))]  # fmt: skip
         assert main(args) == 0 and "vouched by wb, wc" in capsys.readouterr().out
+        args = ["ledger", "prove", "1", "--tlog-proof", "--home", str(a.home)] + [
+            x for p in policies for x in ("--policy", str(p))
+        ]
+        assert main(args) == 0
+        out = capsys.readouterr()
+        assert out.out == proof["tlog_proof"] and "vouched by wb, wc" in out.err
 
         # -- federated lookup: ask b which registry has model one -------------------------
         got = client.get(f"{b.url}/api/v1/federation/lookup", params={"digest": digest1}).json()
@@ -73,6 +111,15 @@ def test_federation_witnesses_mirrors_lookups_and_refuses_a_fork(
             x for p in policies for x in ("--policy", str(p))
         ]
         assert main(lookup_cli) == 0 and "'model-one'" in capsys.readouterr().out
+
+        # -- fingerprint neighbours through the peers' search API, each with its proof ----
+        fp = fingerprint_model(tiny_dir).save(tmp_path / "query.fp")
+        got = client.post(f"{b.url}/api/v1/federation/candidates",
+                          files={"fingerprint": fp.read_bytes()}, timeout=300).json()  # fmt: skip
+        found = [x for x in got["candidates"] if x["candidate"]["model"]["name"] == "model-fp"]
+        assert found and found[0]["registry"] == c.url and "verified" in found[0]
+        assert found[0]["verified"]["vouched_by"] == ["wa", "wb"]
+        verify_answer(found[0]["answer"], trust, record_id=found[0]["verified"]["record_id"])
 
         # -- the mirror (c follows a) and verify-remote over HTTP tiles -------------------
         ms = client.get(f"{c.url}/api/v1/mirrors", params={"min_size": 2, "timeout": 30}).json()

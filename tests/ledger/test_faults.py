@@ -281,3 +281,28 @@ def test_ledger_append_imports_only_what_it_needs(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+
+
+def test_integrity_check_is_skipped_only_for_an_unchanged_file(tmp_path: Path) -> None:
+    """The O(database) check runs before a process's first write unless log.db is exactly
+    as it was when last found sound; any write by anything else makes it run again."""
+    from modelkin.ledger._store_sqlite import SqliteStore
+
+    d = tmp_path / "log"
+    with Ledger.open(d, origin=ORIGIN) as log:
+        log.append(b"one")
+        log._store.wal_checkpoint()  # type: ignore[attr-defined]
+    store = SqliteStore(d)
+    calls: list[bool] = []
+    real = store.integrity_check
+
+    def counting(quick: bool) -> list[str]:
+        calls.append(quick)
+        return real(quick)
+
+    store.integrity_check = counting  # type: ignore[method-assign]
+    assert store.writable_problems() == [] and calls == [True]  # folded WAL: checked again
+    assert store.writable_problems() == [] and calls == [True]  # unchanged: skipped
+    os.utime(d / "log.db", ns=(1, 1))  # touched by someone else
+    assert store.writable_problems() == [] and calls == [True, True]
+    store.close()

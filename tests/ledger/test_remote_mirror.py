@@ -68,7 +68,8 @@ def test_tile_paths_are_strict() -> None:
     assert parse_tile_path("tile/entries/000") == (None, 0, 256)
     assert parse_tile_path(tile_path(2, 5, 17)) == (2, 5, 17)
     for bad in ("tile/00/000", "tile/0/0000", "tile/0/x000/001", "tile/0/000.p/256",
-                "tile/0/000.p/0", "tile/64/000", "tile/0/001/002", "tiles/0/000"):  # fmt: skip
+                "tile/0/000.p/0", "tile/64/000", "tile/0/001/002", "tiles/0/000",
+                "tile/7/x001/000", "tile/0/x999/x999/x999/x999/x999/x999/999"):  # fmt: skip
         with pytest.raises(LedgerError):
             parse_tile_path(bad)
     with pytest.raises(LedgerError, match="want 3"):

@@ -134,7 +134,17 @@ def _ledger(app: typer.Typer) -> None:
     def prove(
         index: int,
         size: Annotated[int | None, typer.Option(help="tree size (default: latest)")] = None,
-        tlog_proof: Annotated[bool, typer.Option(help="print a C2SP .tlog-proof")] = False,
+        tlog_proof: Annotated[
+            bool,
+            typer.Option(
+                help="print a C2SP .tlog-proof (against the witnessed checkpoint when it "
+                "covers INDEX)"
+            ),
+        ] = False,
+        policy: Annotated[
+            list[Path] | None,
+            typer.Option(help="with --tlog-proof: say which witnesses of this policy vouched"),
+        ] = None,
         dir: DirOpt = None,
         home: HomeOpt = None,
         db_url: DbUrlOpt = None,
@@ -144,7 +154,13 @@ def _ledger(app: typer.Typer) -> None:
         _nonnegative(index, "index")
         with Ledger.open(_dir(dir, home), create=False, db_url=db_url) as log:
             if tlog_proof:
-                typer.echo(log.tlog_proof(index), nl=False)
+                from modelkin.ledger.witnessing import witnessed_tlog_proof
+
+                text, verdict = witnessed_tlog_proof(log, index, policy)
+                if verdict is not None:  # the proof goes to stdout, who vouched to stderr
+                    typer.echo(f"checkpoint {verdict.checkpoint.size}: {verdict.describe()}",
+                               err=True)  # fmt: skip
+                typer.echo(text, nl=False)
                 return
             n = log.size() if size is None else size
             proof = log.inclusion_proof(index, n)

@@ -81,6 +81,10 @@ class Store(Protocol):
     def integrity_check(self, quick: bool) -> list[str]:
         """What the database engine finds wrong with its own files (empty when sound)."""
 
+    def writable_problems(self) -> list[str]:
+        """Why the database must not be written to (damage found), checked cheaply enough
+        to run before a process's first write; empty when it may be written."""
+
     def data(self, index: int) -> bytes | None:
         """Bytes of entry ``index``."""
 

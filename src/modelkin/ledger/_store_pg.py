@@ -178,6 +178,9 @@ class PgStore:
         """PostgreSQL checks its own pages (data checksums, WAL); nothing to add here."""
         return []
 
+    def writable_problems(self) -> list[str]:
+        return []
+
     def data(self, index: int) -> bytes | None:
         row = self._one("SELECT data FROM ledger_entries WHERE idx=%s", (index,))
         return None if row is None else bytes(row[0])

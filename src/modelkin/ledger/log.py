@@ -411,7 +411,7 @@ class Ledger:
 
     def _check_writable(self) -> None:
         """Refuse to write into a damaged database (once per process: O(database))."""
-        problems = self._store.integrity_check(quick=True)
+        problems = self._store.writable_problems()
         if problems:
             raise LedgerError(
                 self._store.where,

@@ -121,6 +121,7 @@ class Replica:
             c = self._store.conn
             c.execute("BEGIN IMMEDIATE")
             try:
+                nodes: list[tuple[int, bytes]] = []
 
                 def rows(first: int, entries: list[bytes], leaves: list[bytes]) -> None:
                     c.executemany(
@@ -130,11 +131,14 @@ class Replica:
                             for i, (e, lh) in enumerate(zip(entries, leaves, strict=True))
                         ],
                     )
+                    c.executemany("INSERT INTO hashes VALUES(?,?)", nodes)
+                    nodes.clear()
 
                 def node(level: int, index: int, h: bytes) -> None:
-                    c.execute("INSERT INTO hashes VALUES(?,?)", (_store.hash_id(level, index), h))
+                    nodes.append((_store.hash_id(level, index), h))
 
                 problems = verify_tree(tl, cp.root, frontier, start, rows, node)
+                c.executemany("INSERT INTO hashes VALUES(?,?)", nodes)
                 if problems:
                     c.execute("ROLLBACK")
                     return problems

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelkin.errors import LedgerError, NotFoundError
 from modelkin.fsio import write_atomic
+from modelkin.ledger.merkle import MAX_SIZE
 
 if TYPE_CHECKING:
     from modelkin.ledger.log import Ledger
@@ -81,6 +82,8 @@ def parse_tile_path(path: str) -> tuple[int | None, int, int]:
         n = n * 1000 + int(digits)
     if len(rest) > 1 and rest[0] == "x000":
         raise LedgerError(where, "tile index has a leading zero group")
+    if (n * WIDTH + width) << (HEIGHT * (level or 0)) > MAX_SIZE + 1:
+        raise LedgerError(where, "tile beyond any tree of at most 2^64-1 entries")
     return level, n, width
 
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from modelkin.fsio import write_atomic
 from modelkin.ledger import note as _note
 from modelkin.ledger.checkpoint import parse as parse_checkpoint
 from modelkin.ledger.checkpoint import parse_size
-from modelkin.ledger.policy import Policy, WitnessKey
+from modelkin.ledger.policy import Policy, Verdict, WitnessKey
 from modelkin.ledger.witness import format_request
 
 WITNESSED = "witnessed.checkpoint"
@@ -265,3 +266,25 @@ class WitnessSubmitter:
             "last_round": self.last.to_dict() if self.last else None,
             "alarms": list(self.alarms),
         }
+
+
+def witnessed_tlog_proof(
+    log: Any, index: int, policies: list[Path] | None = None
+) -> tuple[str, Verdict | None]:
+    """A ``.tlog-proof`` of entry ``index`` against the log's witnessed checkpoint when that
+    covers the entry (else its latest), and, given policy files, the verdict saying which
+    witnesses vouched for that checkpoint."""
+    from modelkin.ledger.policy import load_trust
+    from modelkin.ledger.tlogproof import format_proof
+
+    note = None
+    with suppress(FileNotFoundError):
+        note = (Path(log.directory) / WITNESSED).read_text(encoding="utf-8")
+    if note is not None and parse_checkpoint(_note.split(note)[0]).size > index:
+        size = parse_checkpoint(_note.split(note)[0]).size
+        text = format_proof(index, log.inclusion_proof(index, size), note)
+    else:
+        note = log.checkpoint()
+        text = log.tlog_proof(index)
+    verdict = load_trust(list(policies)).check(note) if policies else None
+    return text, verdict
