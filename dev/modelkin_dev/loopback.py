@@ -115,7 +115,7 @@ def start(r: Registry3, policies: list[Path], *extra: str, home: Path | None = N
     cmd = [sys.executable, "-m", "modelkin", "serve", "--home", str(home or r.home),
            "--port", str(r.port), "--writes-per-minute", "100000",
            "--witness-dir", str(r.witness_dir), "--witness-name", r.witness_name,
-           "--witness-interval", "2", "--mirror-interval", "0.2", "--public-url", r.url]  # fmt: skip
+           "--witness-interval", "5", "--mirror-interval", "0.5", "--public-url", r.url]  # fmt: skip
     for p in policies:
         cmd += ["--policy", str(p)]
     cmd += list(extra)

@@ -21,7 +21,9 @@ deterministic, so the note is byte-identical to the one signed at commit), so de
 checkpoint rows can neither pass ``verify`` nor make the log serve an older tree.
 
 A SQLite file that fails ``PRAGMA quick_check`` is refused for writing (checked before
-each process's first commit); empty entries are refused (nothing to attest).
+each process's first commit, unless ``log.db`` is unchanged since it was last found sound:
+see :meth:`._store_sqlite.SqliteStore.writable_problems`); empty entries are refused
+(there is nothing to attest).
 """
 
 from __future__ import annotations
