@@ -39,8 +39,13 @@ def test_policy_check_js(site: str, browser: Any, tmp_path: Path) -> None:
     policy_json, text, entry, weak = _fixture(tmp_path)
     page = browser.new_page()
     try:
-        page.goto(site + "/")
-        page.add_script_tag(url=site + "/static/policy-check.js")
+        # the registry's own pages allow no scripts (CSP default-src 'none'); a page that
+        # uses the check (the UI's, later) loads it as below, from the same origin
+        html = '<!doctype html><script src="/static/policy-check.js"></script>'
+        page.route(site + "/policy-check-page", lambda route: route.fulfill(
+            status=200, content_type="text/html", body=html))  # fmt: skip
+        page.goto(site + "/policy-check-page")
+        page.wait_for_function("() => window.modelkinPolicy !== undefined")
 
         def check(proof: str, data: bytes) -> dict[str, Any]:
             out: dict[str, Any] = page.evaluate(

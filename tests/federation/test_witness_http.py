@@ -21,7 +21,7 @@ def _app(tmp_path: Path, policy: Path) -> TestClient:
     settings = ServerSettings(
         policies=(policy,), witness_dir=tmp_path / "w", witness_name="http.test/witness"
     )
-    return TestClient(create_app(tmp_path / "home", settings=settings))
+    return TestClient(create_app(tmp_path / "home", settings=settings), base_url="http://127.0.0.1")
 
 
 def test_add_checkpoint_status_codes_and_bodies(tmp_path: Path) -> None:
