@@ -20,7 +20,7 @@ import pytest
 from registry_helpers import make_model_dir
 from safetensors.numpy import load_file
 
-from modelkin.registry import Registry, builders, register_derivation, register_model, verify
+from modelkin.registry import Registry, builders, register_derivation, register_model, verification
 from modelkin.statements import Identity
 
 
@@ -58,7 +58,7 @@ def _correlation_engine() -> tuple[Any, Any]:
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builders, "fingerprint_into_blobs", _weights_fingerprint)
-    monkeypatch.setattr(verify, "_engine", _correlation_engine)
+    monkeypatch.setattr(verification, "_engine", _correlation_engine)
 
 
 def _register(reg: Registry, ident: Identity, path: Path, name: str) -> None:
@@ -114,7 +114,7 @@ def test_without_engine_claims_are_unverifiable(
     monkeypatch: pytest.MonkeyPatch, reg: Registry, alice: Identity, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(builders, "fingerprint_into_blobs", _weights_fingerprint)
-    monkeypatch.setattr(verify, "_engine", lambda: "forensics unavailable (test)")
+    monkeypatch.setattr(verification, "_engine", lambda: "forensics unavailable (test)")
     _register(reg, alice, make_model_dir(tmp_path / "a", 1), "a")
     _register(reg, alice, make_model_dir(tmp_path / "b", 2), "b")
     claim = register_derivation(reg, alice, child="b", parents=["a"], relation="adapter")

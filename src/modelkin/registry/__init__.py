@@ -16,7 +16,7 @@ ledger (the source of truth) and indexed in SQL tables that can be rebuilt from 
   entry are kept in the blob store (``<home>/blobs``) with a bounded leaf in the ledger, so
   a rebuild of those records needs the blob store too (:mod:`.leaf`).
 * Lineage: derivation claims are checked against the weights when fingerprints exist
-  (:mod:`.verify`); :meth:`Registry.lineage` walks every record kind (:mod:`.lineage`).
+  (:mod:`.verification`); :meth:`Registry.lineage` walks every record kind (:mod:`.lineage`).
 """
 
 from __future__ import annotations

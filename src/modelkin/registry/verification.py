@@ -13,12 +13,18 @@ it is not installed or fails.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, select
+
 from modelkin.errors import ModelkinError
+from modelkin.registry import tables as t
+from modelkin.registry.blobs import BlobStore
 from modelkin.registry.results import Verification
+from modelkin.registry.submission import LineageCheck, Prepared
 
 #: (sha256, name) -> path of its stored fingerprint, or None
 FingerprintFor = Callable[[str], Path | None]
@@ -119,3 +125,36 @@ def verify_derivation(
             child, None, "verified", {"reason": f"unrelated to all {len(others)} registered models"}
         )
     ]
+
+
+def lineage_check(blobs: BlobStore) -> LineageCheck:
+    """The :data:`~.submission.LineageCheck` that verifies derivation claims against the
+    fingerprints in ``blobs``."""
+
+    def check(conn: Connection, prepared: Prepared) -> None:
+        if prepared.kind.name != "derivation":
+            return
+        fps = fingerprints(conn, blobs)
+        prepared.verifications = verify_derivation(
+            prepared.predicate,
+            lambda d: fps[d][1] if d in fps else None,
+            [(d, name) for d, (name, _) in fps.items()],
+        )
+
+    return check
+
+
+def fingerprints(conn: Connection, blobs: BlobStore) -> dict[str, tuple[str | None, Path]]:
+    """digest -> (name, fingerprint path) for active models whose fingerprint is stored."""
+    out: dict[str, tuple[str | None, Path]] = {}
+    rows = conn.execute(
+        select(t.records.c.name, t.records.c.predicate_json, t.subjects.c.sha256)
+        .join(t.subjects, t.subjects.c.record_id == t.records.c.id)
+        .where(t.records.c.kind == "model", t.records.c.status == "active")
+        .order_by(t.records.c.ledger_index)
+    ).all()
+    for r in rows:
+        fp = json.loads(r.predicate_json).get("fingerprint")
+        if fp and blobs.has(fp["blob"]) and r.sha256 not in out:
+            out[r.sha256] = (r.name, blobs.path(fp["blob"]))
+    return out
