@@ -34,7 +34,13 @@ def register(app: typer.Typer) -> None:
     @app.command("compare")
     def compare_cmd(
         suspect: Annotated[Path, typer.Argument(help="Suspect model or fingerprint file.")],
-        candidate: Annotated[Path, typer.Argument(help="Candidate model or fingerprint.")],
+        candidates: Annotated[
+            list[Path],
+            typer.Argument(
+                help="Candidate model or fingerprint; two or more: the suspect is "
+                "decomposed as a merge of them (as modelkin decompose)."
+            ),
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
         report: Annotated[
             Path | None, typer.Option("--report", help="Write an HTML evidence report.")
@@ -50,7 +56,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Test whether SUSPECT derives from CANDIDATE (or vice versa).
+        """Test whether SUSPECT derives from CANDIDATE (or vice versa); with several
+        candidates, whether SUSPECT is a merge of them (weights and each one's p-value).
 
         Exit codes: 0 = consistent with independent training (unrelated or
         same_tokenizer_only: a valid test with power on this pair did not reject),
@@ -59,6 +66,16 @@ def register(app: typer.Typer) -> None:
         Activation evidence is descriptive: it adds findings (e.g. distillation
         suspected) but never changes the verdict or the exit code.
         """
+        if len(candidates) > 1:
+            from modelkin.cli.decompose import run_decompose
+            from modelkin.errors import ModelkinError
+
+            if activations or report is not None:
+                raise ModelkinError(
+                    "compare", "--activations and --report take one candidate, not a merge"
+                )
+            raise typer.Exit(run_decompose(suspect, candidates, None, as_json, seed))
+        candidate = candidates[0]
         from modelkin.fingerprint import load_or_fingerprint
         from modelkin.forensics import compare, render_html
         from modelkin.forensics.activations import add_activation_evidence, runnable
