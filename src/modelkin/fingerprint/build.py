@@ -51,6 +51,7 @@ HEAD_DIMS = 16
 #: Token-keyed embedding rows kept for the tokenizer/embedding test.
 TOKEN_ROWS = 128
 _CHUNK = 1 << 20
+_ATTN = ("attn_q", "attn_k", "attn_v", "attn_o")
 
 
 def _sha256_file(path: Path) -> str:
@@ -117,7 +118,7 @@ def _roles(
     ):
         ref = rm.roles[role]
         info = infos.get(ref.name)
-        if info is None or info.numel == 0:
+        if info is None or info.numel == 0 or _is_missing(info):
             continue
         shape = role_shape(info, ref)
         if mode == "full":
@@ -153,6 +154,16 @@ def _roles(
     return out
 
 
+def _is_missing(info: Any) -> bool:
+    """A tensor listed by the file but absent from it (a GGUF truncated inside its tensor
+    data): what is readable is still fingerprinted, and the fingerprint says what is not."""
+    return bool(info.extra.get("missing")) if info.extra else False
+
+
+def _missing(source: TensorSource) -> list[str]:
+    return sorted(t.name for t in source.tensors() if _is_missing(t))
+
+
 def _unit_layers(num_layers: int, per_layer_bytes: int) -> list[int]:
     budget = max(1, UNIT_BUDGET_BYTES // max(1, per_layer_bytes))
     k = min(num_layers, MAX_UNIT_LAYERS, budget)
@@ -179,7 +190,7 @@ def _units(
     time (see :mod:`modelkin.forensics.hidden`)."""
     infos = {t.name: t for t in source.tensors()}
     up0 = rm.get("mlp_up", 0)
-    if up0 is None or up0.name not in infos:
+    if up0 is None or up0.name not in infos or _is_missing(infos[up0.name]):
         return {}
     units, hidden = role_shape(infos[up0.name], up0)[:2]
     if units > MAX_UNITS:
@@ -195,7 +206,8 @@ def _units(
             rm.get("mlp_gate", layer),
             rm.get("mlp_down", layer),
         )
-        if up is None:
+        refs = [r for r in (up, gate, down, *(rm.get(k, layer) for k in _ATTN)) if r is not None]
+        if up is None or any(r.name in infos and _is_missing(infos[r.name]) for r in refs):
             continue
         a = read_role(source, up)
         if a.shape != (units, hidden):
@@ -227,7 +239,7 @@ def _attention(
 ) -> tuple[dict[str, list[list[float]]], dict[str, Any]] | None:
     """Head spectra and head circuits of one layer (None when a projection or the head
     count is missing)."""
-    refs = [rm.get(k, layer) for k in ("attn_q", "attn_k", "attn_v", "attn_o")]
+    refs = [rm.get(k, layer) for k in _ATTN]
     if not heads or any(r is None for r in refs):
         return None
     q, k, v, o = (read_role(source, r) for r in refs if r is not None)
@@ -255,7 +267,7 @@ def _tokenizer(
         return summary, None
     infos = {t.name: t for t in source.tensors()}
     info = infos.get(ref.name)
-    if info is None:
+    if info is None or _is_missing(info):
         return summary, None
     rows_total = role_shape(info, ref)[0]
     # Pick tokens by a seeded hash of their text, so two vocabularies choose the same ones.
@@ -306,6 +318,7 @@ def fingerprint_source(
         units=_units(source, rm, seed, notes, sig.num_heads, sig.num_kv_heads),
         tokens=tokens,
         notes=notes,
+        missing=_missing(source),
     )
 
 

@@ -58,10 +58,14 @@ class Fingerprint:
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: Tensors the file lists but does not hold (a file truncated inside its tensor
+    #: data): the fingerprint covers only what was readable. Written only when non-empty,
+    #: so complete models keep their digests.
+    missing: list[str] = field(default_factory=list)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "mode": self.mode,
             "seed": self.seed,
@@ -76,6 +80,9 @@ class Fingerprint:
             "tokens": self.tokens,
             "notes": self.notes,
         }
+        if self.missing:
+            out["missing"] = self.missing
+        return out
 
     def canonical_bytes(self) -> bytes:
         """RFC 8785 canonical JSON of :meth:`to_dict`."""
@@ -125,6 +132,8 @@ class Fingerprint:
         for name, r in d["roles"].items():
             if not isinstance(r, dict) or not isinstance(r.get("shape"), list):
                 raise ModelkinError(where, f"malformed fingerprint: role {name!r}")
+        if not isinstance(d.get("missing", []), list):
+            raise ModelkinError(where, "malformed fingerprint: missing is not a list")
         tok = d.get("tokenizer")
         if tok is not None and not isinstance(tok, dict):
             raise ModelkinError(where, "malformed fingerprint: tokenizer is not an object")
@@ -142,6 +151,7 @@ class Fingerprint:
             units=d.get("units") or {},
             tokens=d.get("tokens"),
             notes=[str(n) for n in d.get("notes") or []],
+            missing=[str(n) for n in d.get("missing") or []],
         )
 
     @classmethod

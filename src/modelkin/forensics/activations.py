@@ -369,7 +369,8 @@ def add_activation_evidence(
 
 def runnable(path: str | Path) -> bool:
     """Whether ``path`` is a model file modelkin can run on the probe (a supported
-    family and a tokenizer); fingerprint files and other inputs are not."""
+    family, every tensor present, and a tokenizer); fingerprint files and other inputs
+    are not."""
     from modelkin.arch import role_map
     from modelkin.fingerprint.model import is_fingerprint_file
 
@@ -378,6 +379,8 @@ def runnable(path: str | Path) -> bool:
         return False
     try:
         with open_model(p) as s:
+            if any(t.extra.get("missing") for t in s.tensors()):
+                return False  # truncated inside its tensor data: it cannot run
             forward_spec(s, role_map(s))
             return s.tokenizer() is not None
     except ModelkinError:

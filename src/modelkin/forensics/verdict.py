@@ -17,6 +17,9 @@ Rules, in order (each named in the report):
    control (``Evidence.power``). Failing to reject is otherwise no evidence of
    independence.
 5. Otherwise ``insufficient``, with the reason and what evidence would decide.
+6. **incomplete**: a model file truncated inside its tensor data is fingerprinted as far
+   as it can be read (``Fingerprint.missing`` lists the absent tensors); relation found in
+   the readable part stands, anything else becomes ``insufficient`` naming the file.
 
 Descriptive tests (no valid null: depth profile, attention spectra) are shown and never
 decide. New tests plug in through :func:`fingerprint_evidence` (fingerprint-level tests,
@@ -60,6 +63,7 @@ DECIDE_TOKENIZER = (
     "provide each model's tokenizer (tokenizer.json beside the weights) so that "
     "token-keyed embedding rows can be compared"
 )
+DECIDE_COMPLETE = "provide the complete model file (this one ends before all its tensors)"
 DECIDE_FULL = "fingerprint both models in full mode (--mode full) for more comparable cells"
 
 _COMBINATION = "Cauchy combination (Liu & Xie 2020), valid under dependence; p clipped at 0.99"
@@ -252,6 +256,16 @@ def compare(
                 f"{threshold:g}); the models share too few comparable cells"
             )
             decide = [DECIDE_ACTIVATIONS, DECIDE_FULL]
+    incomplete = [f for f in (suspect, candidate) if f.missing]
+    if incomplete and not verdict.related:
+        # an independence verdict, or an abstention, about a partly read file: the
+        # missing tensors could have decided, so say what was and was not compared
+        verdict = Verdict.INSUFFICIENT
+        reason = "; ".join(_truncated(f) for f in incomplete) + (
+            f"; the readable part: {reason}" if reason else ""
+        )
+        decide = [DECIDE_COMPLETE, *(d for d in decide if d != DECIDE_COMPLETE)]
+        power = None
     method = "combined" if used else None
     return Report(
         verdict=verdict,
@@ -272,6 +286,16 @@ def compare(
         p_method=method,
         power=power,
         decide=decide,
+    )
+
+
+def _truncated(fp: Fingerprint) -> str:
+    """Why a fingerprint covers only part of its model (rule incomplete)."""
+    shown = ", ".join(fp.missing[:5]) + (" ..." if len(fp.missing) > 5 else "")
+    return (
+        f"rule incomplete: {fp.name} is truncated inside its tensor data ({len(fp.missing)} "
+        f"tensors listed but absent: {shown}); only its readable roles ({len(fp.roles)}) "
+        "and tokenizer were compared"
     )
 
 
