@@ -3,7 +3,8 @@
 Why trace: ONNX stores what the *graph* needs, not what the model *is*. A weight may be
 stored ``[in, out]`` for ``MatMul(x, B)`` (HF keeps ``[out, in]``), or as int8/uint8
 values whose scale and zero point are separate initializers wired in through
-``DequantizeLinear`` (QDQ graphs), ``MatMulInteger`` (onnxruntime dynamic quantization,
+``DequantizeLinear`` (QDQ graphs), through the graph's own ``Mul(Cast(q), scale)`` (int8
+exports that apply a per-row scale in the graph), ``MatMulInteger`` (onnxruntime dynamic quantization,
 where the weight scale reaches the output through ``Mul(Cast(MatMulInteger), Mul(x_scale,
 w_scale))``) or ``QLinearMatMul``. The exporter's names for such weights are often
 anonymous (``onnx::MatMul_470``); the consuming node's name
@@ -40,6 +41,9 @@ class WeightUse:
     axis: int | None = None
     hint: str | None = None
     op: str = ""
+    #: The scale (and zero point) are applied by the graph's own broadcasting
+    #: ``Mul(Cast(q) [- zp], scale)``: dequantize with numpy broadcasting, not per axis.
+    broadcast: bool = False
 
 
 def _attr(node: NodeProto, key: str, default: int) -> int:
@@ -145,6 +149,15 @@ class GraphIndex:
                     return base[: -len(".bias")] + ".weight"
         return None
 
+    def added_initializer(self, out_value: str) -> str | None:
+        """The initializer ``Add``-ed to ``out_value`` (a projection's bias), if any."""
+        for node, i in self.consumers.get(out_value, []):
+            if node.op_type == "Add" and i in (0, 1):
+                other = _input(node, 1 - i)
+                if other is not None and other in self.initializers:
+                    return other
+        return None
+
     def aux_initializers(self) -> set[str]:
         """Initializers used only as scales / zero points (of weights or activations)."""
         out = set()
@@ -174,6 +187,38 @@ class GraphIndex:
                             return s
         return None
 
+    def cast_mul(self, value: str) -> tuple[str, str, str | None, bool] | None:
+        """``(initializer, scale, zero point, through_transpose)`` when ``value`` is an
+        integer initializer dequantized in the graph itself: ``Mul(Cast(q), scale)`` or
+        ``Mul(Sub(Cast(q), zp), scale)`` (either operand order), optionally followed by a
+        ``Transpose`` (some int8 exporters store weights so, not as QuantizeLinear pairs)."""
+        node = self.producer.get(value)
+        transposed = False
+        if node is not None and node.op_type == "Transpose" and _input(node, 0):
+            perm = [a for a in node.attribute if a.name == "perm"]
+            if perm and list(helper.get_attribute_value(perm[0])) not in ([1, 0], []):
+                return None
+            transposed = True
+            node = self.producer.get(str(_input(node, 0)))
+        if node is None or node.op_type != "Mul" or len(node.input) != 2:
+            return None
+        for j in (0, 1):
+            x, scale = node.input[j], node.input[1 - j]
+            if scale not in self.initializers:
+                continue
+            zp = None
+            prod = self.producer.get(x)
+            if prod is not None and prod.op_type == "Sub" and len(prod.input) == 2:
+                if prod.input[1] not in self.initializers:
+                    continue
+                zp, prod = prod.input[1], self.producer.get(prod.input[0])
+            if prod is None or prod.op_type != "Cast":
+                continue
+            q = _input(prod, 0)
+            if q is not None and q in self.initializers:
+                return q, scale, zp, transposed
+        return None
+
     def weight_uses(self) -> dict[str, WeightUse]:
         """Initializer name -> how it is used as a weight (only those found in a weight
         position; everything else is read as stored)."""
@@ -189,6 +234,20 @@ class GraphIndex:
                     uses.setdefault(
                         b,
                         WeightUse(b, transposed, hint=self._hint(node), op=op),
+                    )
+                    continue
+                cm = self.cast_mul(b)
+                if cm is not None:
+                    q, scale, zp, through = cm
+                    uses[q] = WeightUse(
+                        q,
+                        transposed != through,
+                        scale,
+                        zp,
+                        None,
+                        self._hint(node),
+                        "Cast/Mul",
+                        broadcast=True,
                     )
                     continue
                 dq = self.producer.get(b)
@@ -247,6 +306,15 @@ class GraphIndex:
                         uses[x] = WeightUse(
                             x, False, _input(node, j + 1), _input(node, j + 2), None, None, op
                         )
+        # Integer initializers dequantized by Cast/Mul outside a MatMul (an embedding
+        # gathered after its scale is applied)
+        for node in self.graph.node:
+            if node.op_type == "Mul" and node.output:
+                cm = self.cast_mul(node.output[0])
+                if cm is not None and cm[0] not in uses:
+                    uses[cm[0]] = WeightUse(
+                        cm[0], False, cm[1], cm[2], None, None, "Cast/Mul", broadcast=True
+                    )
         # Other DequantizeLinear of initializers (Add'd biases, norms...), and of a Gather
         # from an initializer (onnxruntime's dynamically quantized embeddings).
         for node in self.graph.node:

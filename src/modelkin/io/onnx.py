@@ -19,7 +19,8 @@ then read here, one initializer at a time:
 How each initializer is used is found by tracing the graph
 (:mod:`modelkin.io._onnx_graph`): ``MatMul`` weights (``[in, out]``) are transposed to
 ``[out, in]``; int8/uint8 weights of ``DequantizeLinear`` / ``MatMulInteger`` /
-``QLinearMatMul`` are dequantized, ``(q - zero_point) * scale``, per tensor or per axis.
+``QLinearMatMul`` are dequantized, ``(q - zero_point) * scale``, per tensor or per axis,
+and those the graph dequantizes itself (``Mul(Cast(q), scale)``) with its broadcasting.
 Their scale and zero-point initializers are folded into the weight and not listed as
 tensors of their own. ``TensorInfo.extra["hf_name"]`` carries the HF-style name recovered
 from the graph, which :mod:`modelkin.arch.onnx_names` maps to roles.
@@ -41,6 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from modelkin.errors import ModelFormatError
 from modelkin.io._onnx_graph import GraphIndex, WeightUse, strip_quant_suffix
+from modelkin.io._onnx_layout import positional_names
 from modelkin.io._onnx_proto import DataSpan, LazyModel, load_lazy
 from modelkin.io.base import MAX_RANK, TensorInfo, TensorSource
 from modelkin.io.tokenizer import Tokenizer, find_tokenizer
@@ -122,9 +124,31 @@ class ONNXSource(TensorSource):
         aux = {u.scale for u in self._uses.values()} | {u.zero_point for u in self._uses.values()}
         self._aux = {a for a in aux if a is not None} | index.aux_initializers()
         self._problems: list[str] = []
+        self._by_position = self._positional(index)
         self._infos = self._build_infos()
 
     # -- listing ------------------------------------------------------------------------
+    def _positional(self, index: GraphIndex) -> dict[str, str]:
+        """HF-style names from graph position for weights whose names say nothing (see
+        :mod:`modelkin.io._onnx_layout`); only computed when some weight lacks a name."""
+        anonymous = [
+            n
+            for n, u in self._uses.items()
+            if u.hint is None and not _HF_LIKE.match(strip_quant_suffix(n))
+        ]
+        if not anonymous:
+            return {}
+        shapes = {}
+        for n, u in self._uses.items():
+            dims = tuple(int(d) for d in self._inits[n].dims)
+            shapes[n] = (dims[1], dims[0]) if u.transposed and len(dims) == 2 else dims
+        names = positional_names(index, self._uses, shapes)
+        if names:
+            self._problems.append(
+                f"{len(names)} anonymous weights named by their position in the graph"
+            )
+        return names
+
     def _build_infos(self) -> list[TensorInfo]:
         infos = []
         for name, t in self._inits.items():
@@ -145,6 +169,8 @@ class ONNXSource(TensorSource):
             hint = use.hint if use is not None else None
             if _HF_LIKE.match(strip_quant_suffix(name)):
                 hint = strip_quant_suffix(name)
+            elif hint is None:
+                hint = self._by_position.get(name)
             infos.append(
                 TensorInfo(
                     name=name,
@@ -231,6 +257,18 @@ class ONNXSource(TensorSource):
                 )
             zp = self._array(zt).astype(np.float32)
         x = q.astype(np.float32)
+        if use.broadcast:  # Mul(Cast(q) - zp, scale): the graph's own broadcasting
+            try:
+                out = (x - zp) * scale
+            except ValueError:
+                out = None
+            if out is None or out.shape != x.shape:
+                raise ModelFormatError(
+                    self.path,
+                    f"{use.name!r}: scale {list(scale.shape)} / zero point {list(zp.shape)} "
+                    f"do not broadcast to the weight's shape {list(x.shape)}",
+                )
+            return out
         if scale.size == 1 and zp.size == 1:
             return (x - zp.reshape(())) * scale.reshape(())
         axis = use.axis if use.axis is not None else 1
