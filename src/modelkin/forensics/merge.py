@@ -11,13 +11,15 @@ regressed on the parents' samples by least squares, per role: the coefficients a
 mixing weights (their median over roles is reported, with the per-role table).
 
 **Each parent's p-value** tests H0 "parent ``i`` was trained independently of the child
-and of the other parents". Its statistic is the inner product of the child's residual
-after projecting out the *other* parents (and the base) with parent ``i``'s sample:
-``T = <r, P_i>``. Under H0 the law of ``P_i`` is unchanged by permuting its hidden
-(residual-stream) units while ``r``, a function of the other models only, stays fixed, so
-comparing ``T`` with ``<r, pi P_i>`` over random permutations ``pi`` gives an exact Monte
-Carlo p-value (Zhu et al. 2025; the same null as ``parameter_similarity``), combined over
-roles by Rüger's rule with a majority of roles required to agree. A parent that only
+and of the other parents". Its statistic is the partial correlation of the child and
+parent ``i`` given the *other* parents: both samples projected off the others' span, then
+correlated. Under H0 the law of ``P_i`` is unchanged by permuting its hidden
+(residual-stream) units while the child and the other parents stay fixed, so recomputing
+the statistic with ``pi P_i`` over random permutations ``pi`` gives an exact Monte Carlo
+p-value (Zhu et al. 2025; the same exchangeability as ``parameter_similarity``), with the
+normal tail of the draws beyond their reach, combined over roles by Rüger's rule with a
+majority of roles required to agree. Projecting each permuted copy afresh keeps the power
+for parents that are nearly parallel (a model and its fine-tune in one merge). A parent that only
 shares what every model shares, or whose contribution the other parents already explain,
 gets a large p; the fine-tune of one parent is therefore never called a merge of an
 unrelated second one. With a base (task-vector merges of siblings) the permuted sample is
@@ -39,11 +41,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.forensics.access import comparable, num_layers, sample
-from modelkin.forensics.params import cross_products, residual_axis
-from modelkin.forensics.stats import agreement_rank, p_text, permutation_test, ruger
+from modelkin.forensics.params import residual_axis
+from modelkin.forensics.stats import (
+    METHOD_ASYMPTOTIC,
+    METHOD_MC,
+    PERMUTATIONS,
+    PValue,
+    agreement_rank,
+    p_text,
+    permutation_floor,
+    ruger,
+)
 
 #: A parent is part of the merge when its p-value is at most this (the engine's related
 #: threshold, :data:`modelkin.forensics.verdict.RELATED_P`).
@@ -58,15 +70,15 @@ SLERP_MIN_EXCESS = 0.02
 MERGE_VERDICTS = ("merge", "derived", "no_parent", "insufficient")
 
 _NULL = (
-    "per parent and role: <child residual after projecting out the other parents, parent "
-    "sample> against the same with the parent's hidden (residual-stream) units randomly "
-    "permuted (exact under independent training of that parent; 999 seeded Monte Carlo "
-    "permutations, normal tail of the exact permutation moments beyond them); roles "
-    "combined by Rüger's rule (a majority must agree)"
+    "per parent and role: partial correlation of child and parent given the other parents, "
+    "against the same with the parent's hidden (residual-stream) units randomly permuted "
+    "(exact under independent training of that parent; 999 seeded Monte Carlo "
+    "permutations, normal tail of their distribution beyond them); roles combined by "
+    "Rüger's rule (a majority must agree)"
 )
 _NULL_BASE = (
-    "per parent and role: <child task vector after projecting out the other parents' task "
-    "vectors, the parent's task vector (parent minus base)> against the same with the "
+    "per parent and role: partial correlation of the child's and the parent's task vectors "
+    "(minus the base) given the other parents' task vectors, against the same with the "
     "task vector's hidden units permuted; approximate: siblings fine-tuned from one base "
     "are not independent; roles combined by Rüger's rule (a majority must agree)"
 )
@@ -181,11 +193,67 @@ def _lstsq(y: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
     return np.asarray(coef)
 
 
-def _residual(y: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
+def _basis(xs: list[np.ndarray]) -> np.ndarray:
+    """Orthonormal basis (columns) of the span of the flattened ``xs``."""
     if not xs:
-        return y
-    coef = _lstsq(y, xs)
-    return y - sum(c * x for c, x in zip(coef, xs, strict=True))
+        return np.zeros((0, 0))
+    q, rr = np.linalg.qr(np.stack([x.ravel() for x in xs], axis=1))
+    keep = np.abs(np.diag(rr)) > 1e-12 * max(1.0, float(np.abs(rr).max()))
+    return np.asarray(q[:, keep])
+
+
+def _project_out(v: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (flattened samples) minus their projection on the columns of ``q``."""
+    return v if q.size == 0 else v - (v @ q) @ q.T
+
+
+def partial_test(
+    y: np.ndarray, x: np.ndarray, others: list[np.ndarray], axis: int, seed: int
+) -> tuple[float, float, PValue]:
+    """(partial correlation, z, p) of ``x`` with ``y`` given ``others``, against ``x``
+    with its units along ``axis`` permuted (see the module doc).
+
+    The statistic is the correlation of ``y`` and ``x`` after both are projected off the
+    span of ``others``; each permutation is projected afresh, so a parent nearly parallel
+    to another (a fine-tune and its base) keeps its power: its own part is what is
+    correlated, and a permuted copy has none. The p-value is Monte Carlo down to
+    ``1/(draws+1)``; beyond, the normal tail of the draws' mean and spread, floored at
+    ``1/n!`` and :data:`ASYMPTOTIC_FLOOR`, named as asymptotic."""
+    q = _basis(others)
+    r = _project_out(y.reshape(1, -1), q)[0]
+    n = x.shape[axis]
+    if n < 3 or float(r @ r) == 0.0:
+        return 0.0, 0.0, PValue(1.0, 1.0 / (PERMUTATIONS + 1), METHOD_MC)
+    perms = np.argsort(np.random.default_rng([seed, n]).random((PERMUTATIONS, n)), axis=1)
+    perms = np.concatenate([np.arange(n)[None, :], perms])  # the identity first: observed
+    cols = np.arange(n)[None, :]
+
+    def moved_dot(t: np.ndarray) -> np.ndarray:
+        """``<pi x, t>`` for every permutation ``pi``: with ``C[k, j]`` the inner product
+        of unit ``k`` of ``x`` and unit ``j`` of ``t``, it is ``sum_j C[pi(j), j]``."""
+        tt = t.reshape(x.shape)
+        c = x.T @ tt if axis == 1 else x @ tt.T
+        return np.asarray(c[perms, cols].sum(axis=1))
+
+    # r is orthogonal to span(others), so <res(pi x), r> = <pi x, r>; and
+    # |res(pi x)|^2 = |x|^2 - sum_m <pi x, q_m>^2 (a permutation keeps |x|)
+    along = moved_dot(r)
+    sq = float((x * x).sum()) - sum(moved_dot(q[:, m]) ** 2 for m in range(q.shape[1]))
+    norms = np.sqrt(np.maximum(sq, 0.0)) * float(np.linalg.norm(r))
+    corr = np.where(norms > 0, along / np.where(norms > 0, norms, 1.0), 0.0)
+    obs, null = float(corr[0]), corr[1:]
+    sd = float(null.std())
+    z = (obs - float(null.mean())) / sd if sd > 0 else 0.0
+    hits = int(np.count_nonzero(null >= obs - 1e-12))
+    mc_floor = 1.0 / (PERMUTATIONS + 1)
+    if hits > 0:
+        return obs, z, PValue((1 + hits) / (PERMUTATIONS + 1), mc_floor, METHOD_MC)
+    floor = permutation_floor(n)
+    if floor >= mc_floor:
+        return obs, z, PValue(mc_floor, mc_floor, METHOD_MC)
+    tail = max(floor, float(stats.norm.sf(z)))
+    method = f"{METHOD_ASYMPTOTIC} of the Monte Carlo permutation distribution"
+    return obs, z, PValue(min(tail, mc_floor), floor, method)
 
 
 def slerp_t(a: float, b: float, theta: float) -> float | None:
@@ -270,14 +338,18 @@ def decompose(
                 cos = float(np.clip((ps[0] * ps[1]).sum() / (na * nb), -1.0, 1.0))
                 row["angle"] = math.acos(cos)
         for i in range(len(parents)):
-            r = _residual(y, [x for j, x in enumerate(xs) if j != i])
-            z, p = permutation_test(
-                cross_products(r, xs[i], axis), seed=zlib.crc32(f"{key}|{i}".encode())
+            rho, z, p = partial_test(
+                y,
+                xs[i],
+                [x for j, x in enumerate(xs) if j != i],
+                axis,
+                zlib.crc32(f"{key}|{i}".encode()),
             )
             per_parent[i].append(
-                {"role": key, "z": z, "p": p.value, "floor": p.floor, "method": p.method}
+                {"role": key, "r": rho, "z": z, "p": p.value, "floor": p.floor, "method": p.method}
             )
         row["p"] = [pp[-1]["p"] for pp in per_parent]
+        row["partial_r"] = [pp[-1]["r"] for pp in per_parent]
         rows.append(row)
     results = []
     for i, n in enumerate(names):
