@@ -60,6 +60,11 @@ def test_distilled_student_is_a_finding_not_a_derivation(family: dict[str, Path]
     assert kinds == ["distillation_suspected"]
     d = r.to_dict()
     assert d["findings"][0]["threshold"] == reference()["thresholds"]["js_mean"]
+    # weights independent, behaviour similar, with its statistic and its null
+    f = d["findings"][0]
+    assert f["weights"].startswith(("independent", "not shown related"))
+    assert f["behaviour"].startswith("similar") and f["statistic"]["js_mean"] < f["threshold"]
+    assert "independently trained" in f["null"]
 
 
 @pytest.mark.parametrize("who", ["twin", "other"])

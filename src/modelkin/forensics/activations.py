@@ -333,7 +333,19 @@ def findings(weights_related: bool | None, ev: Evidence) -> list[dict[str, Any]]
                 "with one model having been distilled from the other's outputs. Calibrated "
                 "on tiny byte-level decoders (see the reference); not a p-value."
             ),
+            "weights": (
+                "independent: no weight test with a valid null rejects independence"
+                if weights_related is False
+                else "not shown related: the weight tests abstained"
+            ),
+            "behaviour": "similar: next-token distributions closer than any independent pair",
             "statistic": {"js_mean": js, "top1_agreement": out.get("top1_agreement")},
+            "null": (
+                "reference distribution instead of a p-value: mean next-token JS of "
+                f"{summ.get('independent_pairs', '?')} independently trained same-data "
+                f"pairs, {summ.get('independent_js_min', '?')} to "
+                f"{summ.get('independent_js_max', '?')}"
+            ),
             "threshold": thr,
             "reference": summ,
             "evidence": NAME,
