@@ -132,6 +132,12 @@ def test_cli_compare_with_two_candidates_decomposes(
     assert code == 3 and d["verdict"] == "derived"
     assert [p["in_merge"] for p in d["merge"]["parents"]] == [True, False]
     assert d["merge"]["parents"][0]["pairwise"]["related"] is True
+    assert [p["name"] for p in d["merge"]["parents"]] == [str(paths["seed1"]), str(paths["seed2"])]
+    # no candidate is a parent: exit 0 when each pairwise comparison is an independence
+    # verdict with power (as the engine answers today), else 4; never 3
+    code = main(["compare", str(paths["seed2"]), str(paths["seed1"]), str(paths["ft"])])
+    out = capsys.readouterr().out
+    assert (code, out.splitlines()[0]) in ((0, "verdict: no_parent"), (4, "verdict: insufficient"))
 
 
 def test_cli_needs_two_parents(fps: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,7 +42,8 @@ def run_decompose(
                 "p_text": r.p_text,
             }
         )
-    rep = decompose(c, ps, base=b, pairwise=pairwise)
+    rep = decompose(c, ps, base=b, pairwise=pairwise, names=[str(p) for p in parents])
+    rep.child = str(child)
     if as_json:
         print_json(rep.to_dict())
     else:

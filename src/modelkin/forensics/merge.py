@@ -282,12 +282,15 @@ def decompose(
     base: Fingerprint | None = None,
     threshold: float = MERGE_P,
     pairwise: Sequence[dict[str, Any]] | None = None,
+    names: Sequence[str] | None = None,
 ) -> MergeReport:
     """Decompose ``child`` over the candidate ``parents`` (optionally sharing ``base``).
 
     ``pairwise``: each parent's ordinary two-model comparison with the child (verdict,
-    related, p), used to say why no parent was found (see :class:`MergeReport`)."""
-    names = [p.name for p in parents]
+    related, p), used to say why no parent was found (see :class:`MergeReport`);
+    ``names``: how to call the parents in the report (default: their fingerprints' names,
+    which for model directories are often all ``model``)."""
+    names = list(names) if names is not None else [p.name for p in parents]
     null = _NULL_BASE if base is not None else _NULL
     everyone = [child, *parents, *([base] if base is not None else [])]
     seeds = {f.seed for f in everyone}
