@@ -43,6 +43,17 @@ CORPORA: dict[str, tuple[str, ...]] = {
         "logging/__init__.py",
         "unittest/case.py",
     ),
+    # a third corpus for the null study's "different data" pairs: modules in neither
+    # of the above
+    "stdlib-c": (
+        "collections/__init__.py",
+        "enum.py",
+        "pathlib.py",
+        "subprocess.py",
+        "configparser.py",
+        "ast.py",
+        "random.py",
+    ),
 }
 #: Upper bound on the bytes of one corpus (keeps runs small and memory bounded).
 MAX_BYTES = 1_000_000
