@@ -121,9 +121,13 @@ class Modelkin:
             return Outcome("error", None, 0.0, f"{type(exc).__name__}: {exc}"[:120])
         p = rep.p_value
         score = 0.0 if p is None else -math.log10(max(float(p), 1e-300))
-        return Outcome(
-            str(rep.verdict), rep.related, score, "" if p is None else f"p={float(p):.2g}", dt
-        )
+        if p is None:
+            detail = ""
+        elif rep.p_floor is not None and p <= rep.p_floor:  # at its method's floor
+            detail = f"p<{float(rep.p_floor):.2g}"
+        else:
+            detail = f"p={float(p):.2g}"
+        return Outcome(str(rep.verdict), rep.related, score, detail, dt)
 
 
 class ModelDNA:
