@@ -69,7 +69,8 @@ FINETUNE_STEPS = 150
 LEVELS = (1e-6, 1e-3, 1e-2)
 #: One-sided KS p below which a test's null p-values count as anti-conservative.
 KS_ALPHA = 0.01
-#: Engine tests reported (in this order) when they produced a p-value.
+#: Engine tests reported first (in this order) when they produced a p-value; any other
+#: test that enters the combined p (added to the engine later) follows, by name.
 COMBINED_TESTS = (
     "parameter_similarity",
     "unit_matching",
@@ -259,11 +260,18 @@ def uniformity(ps: list[float]) -> dict[str, Any]:
     }
 
 
+def test_names(rows: list[dict[str, Any]]) -> list[str]:
+    """Every combined test seen in ``rows``: the known ones first, then new ones."""
+    seen = {name for r in rows for name in r["tests"]}
+    return [n for n in COMBINED_TESTS if n in seen] + sorted(seen - set(COMBINED_TESTS))
+
+
 def tables(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     null = [r for r in rows if not r["related_by_construction"]]
     series: dict[str, list[float]] = {}
+    names = test_names(null)
     for r in null:
-        for name in COMBINED_TESTS:
+        for name in names:
             if name in r["tests"]:
                 series.setdefault(name, []).append(r["tests"][name])
         if r["p"] is not None:
@@ -412,8 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     lines, summary = tables(rows)
     print("\n".join(lines))
     series: dict[str, list[float]] = {}
+    names = test_names(null)
     for r in null:
-        for name in COMBINED_TESTS:
+        for name in names:
             if name in r["tests"]:
                 series.setdefault(name, []).append(r["tests"][name])
         for key, p in r["roles"].items():
