@@ -41,6 +41,7 @@ import numpy as np
 
 from modelkin.errors import ModelkinError
 from modelkin.forensics.evidence import Evidence
+from modelkin.forensics.numerics import norm_sf
 from modelkin.forensics.stats import ASYMPTOTIC_FLOOR, METHOD_MC
 
 #: Largest curve file read (bytes) and most points kept: loss logs are small.
@@ -536,8 +537,6 @@ def compare_curves(
     ``background``: correlations measured between independently seeded runs (e.g. from
     :func:`background`), reported as an empirical reference; the p-value itself comes
     from the circular-shift null."""
-    from scipy.stats import norm
-
     x, ya, yb, by = align(a, b, by)
     n = len(x)
     base: dict[str, Any] = {
@@ -572,7 +571,7 @@ def compare_curves(
     mu, sd = float(null.mean()), float(null.std())
     sd = max(sd, 1.0 / math.sqrt(n))  # never narrower than white noise would give
     p_emp = (1 + int((null >= r).sum())) / (1 + len(null))
-    p_tail = max(ASYMPTOTIC_FLOOR, float(norm.sf((r - mu) / sd)))
+    p_tail = max(ASYMPTOTIC_FLOOR, norm_sf((r - mu) / sd))
     details = {
         **base,
         "x_range": [float(x[0]), float(x[-1])],

@@ -17,10 +17,10 @@ embeddings unchanged.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import unpack
+from modelkin.forensics.numerics import linear_sum_assignment
 
 #: Fewest shared tokens for a usable column correlation.
 MIN_SHARED_TOKENS = 32

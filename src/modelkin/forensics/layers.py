@@ -13,11 +13,11 @@ duplicated blocks. p-value: Bonferroni over all layer pairs.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.forensics.access import layer_kinds, num_layers, role_key, sample
 from modelkin.forensics.evidence import Evidence
+from modelkin.forensics.numerics import norm_sf_array
 from modelkin.forensics.params import residual_axis
 from modelkin.forensics.stats import (
     ASYMPTOTIC_FLOOR,
@@ -108,7 +108,7 @@ def similarity(
         z, r, p = np.zeros((ns, nc)), np.zeros((ns, nc)), np.ones((ns, nc))
         z[np.ix_(ia, jb)] = zk
         r[np.ix_(ia, jb)] = rk
-        p[np.ix_(ia, jb)] = np.maximum(permutation_floor(xa.shape[1]), stats.norm.sf(zk))
+        p[np.ix_(ia, jb)] = np.maximum(permutation_floor(xa.shape[1]), norm_sf_array(zk))
         zs.append(z)
         rs.append(r)
         ps.append(p)

@@ -18,13 +18,13 @@ re-indexed onto the candidate's stored hidden dimensions before matching.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import unpack
 from modelkin.fingerprint.sampling import hidden_subset
 from modelkin.forensics.evidence import Evidence
 from modelkin.forensics.hidden import hidden_permutation
+from modelkin.forensics.numerics import linear_sum_assignment
 from modelkin.forensics.stats import METHOD_POISSON, P_FLOOR, PValue, bonferroni, poisson_tail
 
 #: Layer pairs matched per comparison (linear assignment is the slowest step).
