@@ -29,7 +29,13 @@ from modelkin.fingerprint.sampling import (
     rng_for,
     row_blocks,
 )
-from modelkin.fingerprint.stats import grid_signature, summarize
+from modelkin.fingerprint.stats import (
+    grid_of_blocks,
+    grid_positions,
+    grid_signature,
+    summarize,
+)
+from modelkin.fingerprint.streamstats import STREAM_ELEMENTS, stream_summary
 from modelkin.io import TensorSource, open_model
 
 #: Files up to this size are hashed even in fast mode (cheap, and enables `identical`).
@@ -108,6 +114,44 @@ def _read_sample(
     return rows, rows[:, columns(seed, role.kind, role.param, shape)]
 
 
+def _streamable(ref: Any, shape: tuple[int, ...]) -> bool:
+    """Whether full mode reads this role in row chunks: a matrix too large to hold
+    comfortably whose rows a reader can address directly."""
+    numel = 1
+    for d in shape:
+        numel *= d
+    return (
+        len(shape) >= 2
+        and numel > STREAM_ELEMENTS
+        and not ref.transposed
+        and ref.row_period is None
+    )
+
+
+def _stream_role(
+    source: TensorSource, role: Role, ref: Any, shape: tuple[int, ...], seed: int
+) -> tuple[str, dict[str, Any], dict[str, Any] | None, np.ndarray]:
+    """Full mode's digest, statistics, grid trace and sample of a large role, read in row
+    chunks (:mod:`modelkin.fingerprint.streamstats`), never whole."""
+    base = ref.row_start or 0
+    width = int(np.prod(shape[1:]))
+
+    def read_rows(lo: int, hi: int) -> np.ndarray:
+        return source.read(ref.name, slice(base + lo, base + hi)).reshape(hi - lo, width)
+
+    digest, stats = stream_summary(read_rows, shape)
+    grid = None
+    pos = grid_positions(shape[0], width)
+    if pos is not None:
+        r, cols = pos
+        picked = {int(i): read_rows(int(i), int(i) + 1)[0] for i in np.unique(r)}
+        grid = grid_of_blocks(np.stack([picked[int(i)][c] for i, c in zip(r, cols, strict=True)]))
+    rows = np.concatenate(
+        [read_rows(s.start, s.stop) for s in row_blocks(seed, role.kind, role.param, shape)]
+    )
+    return digest, stats, grid, rows[:, columns(seed, role.kind, role.param, shape)]
+
+
 def _roles(
     source: TensorSource, rm: RoleMap, mode: str, seed: int, tensors: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
@@ -121,7 +165,10 @@ def _roles(
         if info is None or info.numel == 0 or _is_missing(info):
             continue
         shape = role_shape(info, ref)
-        if mode == "full":
+        if mode == "full" and _streamable(ref, shape):
+            digest, stats, grid, sample = _stream_role(source, role, ref, shape, seed)
+            tensors[str(role)] = digest
+        elif mode == "full":
             whole = read_role(source, ref)
             digest = hashlib.sha256(np.ascontiguousarray(whole, dtype="<f4").data).hexdigest()
             tensors[str(role)] = digest

@@ -80,14 +80,31 @@ def grid_signature(a: np.ndarray) -> dict[str, Any] | None:
     affine integer lattice, ``step_rms`` the RMS lattice step of those blocks (rounding to
     it costs ``step / sqrt(12)`` RMS). None for 1-D roles or rows shorter than a block."""
     x = np.asarray(a)  # only the picked blocks are widened to float64, never the tensor
-    if x.ndim != 2 or x.shape[1] < GRID_BLOCK:
+    if x.ndim != 2:
         return None
-    per_row = x.shape[1] // GRID_BLOCK
-    total = x.shape[0] * per_row
+    pos = grid_positions(x.shape[0], x.shape[1])
+    if pos is None:
+        return None
+    r, cols = pos
+    return grid_of_blocks(x[r[:, None], cols])
+
+
+def grid_positions(rows: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(row of each examined block, its column indices) in a ``rows x width`` role, or
+    None when rows are shorter than a block: the blocks :func:`grid_signature` reads,
+    spread evenly over the role, so that a role too large to hold can be read row by row."""
+    if width < GRID_BLOCK:
+        return None
+    per_row = width // GRID_BLOCK
+    total = rows * per_row
     picks = np.unique(np.linspace(0, total - 1, min(total, GRID_MAX_BLOCKS)).astype(np.int64))
     r, k = np.divmod(picks, per_row)
-    picked = x[r[:, None], k[:, None] * GRID_BLOCK + np.arange(GRID_BLOCK)]
-    blocks = np.sort(picked.astype(np.float64), axis=1)
+    return r, k[:, None] * GRID_BLOCK + np.arange(GRID_BLOCK)
+
+
+def grid_of_blocks(picked: np.ndarray) -> dict[str, Any] | None:
+    """:func:`grid_signature` of the examined blocks (one block of values per row)."""
+    blocks = np.sort(np.asarray(picked).astype(np.float64), axis=1)
     gaps = np.diff(blocks, axis=1)
     distinct = np.sum(gaps > 0, axis=1) + 1
     ok = np.all(np.isfinite(blocks), axis=1) & (distinct >= 3)  # degenerate blocks say nothing
