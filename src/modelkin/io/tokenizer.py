@@ -203,64 +203,50 @@ def tokens_from_ids(pairs: Iterable[tuple[str, int]], where: str | Path) -> list
 
 
 def from_tokenizer_json(path: str | Path) -> Tokenizer:
-    """Parse a Hugging Face ``tokenizer.json``."""
+    """Parse a Hugging Face ``tokenizer.json`` (scanned in place, never a whole JSON tree:
+    see :mod:`modelkin.io.tokenizer_json`)."""
+    from modelkin.io.tokenizer_json import pack_by_id, parse_tokenizer_json
+
     path = Path(path)
-    obj = _load_json(path)
-    model = obj.get("model") if isinstance(obj, dict) else None
-    if not isinstance(model, dict):
-        raise ModelFormatError(path, "no 'model' object (not a tokenizers file?)")
-    mtype = str(model.get("type") or "").lower()
-    vocab = model.get("vocab")
-    merges: list[str] = []
-    scores: list[float] | None = None
-    pairs: list[tuple[str, int]]
-    if mtype == "unigram" or (not mtype and isinstance(vocab, list)):
+    parsed = parse_tokenizer_json(_read_bounded(path), path, MAX_VOCAB)
+    mtype = parsed.mtype
+    merges: Sequence[str] = []
+    if mtype == "unigram" or (not mtype and parsed.vocab_kind == "list"):
         kind = "unigram"
-        if not isinstance(vocab, list) or len(vocab) > MAX_VOCAB:
+        if parsed.vocab_kind != "list":
             raise ModelFormatError(path, "Unigram 'vocab' must be a list of [token, score]")
-        pairs, scores = [], []
-        for i, item in enumerate(vocab):
-            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], int | float)):
-                raise ModelFormatError(path, f"Unigram vocab entry {i} is not [token, score]")
-            pairs.append((item[0], i))
-            scores.append(float(item[1]))
-    elif isinstance(vocab, dict):
+    elif parsed.vocab_kind == "map":
         kind = {"bpe": "bpe", "wordpiece": "wordpiece", "wordlevel": "unknown"}.get(
             mtype, "unknown"
         )
-        if len(vocab) > MAX_VOCAB:
-            raise ModelFormatError(path, f"vocabulary larger than {MAX_VOCAB}")
-        pairs = list(vocab.items())
-        raw_merges = model.get("merges") or []
-        if not isinstance(raw_merges, list):
-            raise ModelFormatError(path, "'merges' is not a list")
-        for m in raw_merges:
-            if isinstance(m, str):
-                merges.append(m)
-            elif isinstance(m, list) and len(m) == 2 and all(isinstance(x, str) for x in m):
-                merges.append(f"{m[0]} {m[1]}")  # newer tokenizers write pairs
-            else:
-                raise ModelFormatError(path, f"merge rule {m!r} is neither 'a b' nor [a, b]")
+        merges = parsed.merges if parsed.merges is not None else []
     else:
         raise ModelFormatError(path, f"unsupported tokenizer model type {mtype or '?'!r}")
-    added = obj.get("added_tokens") or []
+    added = parsed.added
     if not isinstance(added, list):
         raise ModelFormatError(path, "'added_tokens' is not a list")
     specials: dict[str, int] = {}
+    raws, ids = parsed.raws, parsed.ids
     for a in added:
         if (
             not isinstance(a, dict)
             or not isinstance(a.get("content"), str)
             or not isinstance(a.get("id"), int)
+            or isinstance(a.get("id"), bool)
         ):
             raise ModelFormatError(path, f"added token {a!r} lacks content/id")
-        pairs.append((a["content"], a["id"]))
+        raws.append(a["content"].encode("utf-8", "surrogatepass"))
+        ids.append(a["id"])
         if a.get("special"):
             specials[a["content"]] = a["id"]
-    tokens = tokens_from_ids(pairs, path)
-    # Added tokens may take ids beyond a Unigram score list; keep scores aligned.
-    if scores is not None and len(scores) < len(tokens):
-        scores = scores + [0.0] * (len(tokens) - len(scores))
+    bad = [i for i in ids if not 0 <= i < MAX_VOCAB]
+    if bad:
+        raise ModelFormatError(path, f"token id {bad[0]} is outside [0, {MAX_VOCAB})")
+    tokens = pack_by_id(raws, ids)
+    scores: list[float] | None = None
+    if kind == "unigram" and parsed.scores is not None:
+        # Added tokens may take ids beyond the score list; keep scores aligned.
+        scores = list(parsed.scores) + [0.0] * max(0, len(tokens) - len(parsed.scores))
     return Tokenizer(kind, tokens, merges, specials, scores, source=path.name)
 
 
