@@ -64,14 +64,33 @@ def _units(samples: list[np.ndarray], axis: int) -> np.ndarray:
 def _kind_z(xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(permutation z, Pearson r) of every layer pair for one role kind: ``T = trace(C)``
     with ``C[u, v]`` = unit ``u`` of the suspect's layer times unit ``v`` of the
-    candidate's, against the exact moments of ``sum_u C[u, pi(u)]``."""
-    c = np.einsum("iuf,jvf->ijuv", xa, xb)
-    n = c.shape[2]
-    t = np.einsum("ijuu->ij", c)
-    mean = c.sum(axis=(2, 3)) / n
-    d = c - c.mean(axis=3, keepdims=True) - c.mean(axis=2, keepdims=True)
-    d += c.mean(axis=(2, 3), keepdims=True)
-    sd = np.sqrt(np.maximum((d * d).sum(axis=(2, 3)) / max(1, n - 1), 0.0))
+    candidate's, against the exact moments of ``sum_u C[u, pi(u)]``.
+
+    ``C`` itself (layers x layers x units x units: 25 MB and seconds of work for a 28-layer
+    model) is never formed: its trace, sum, row and column means and sum of squares follow
+    from each layer's feature Gram matrix ``X^T X`` and mean unit, and the doubly centred
+    sum of squares is the two-way decomposition ``sum C^2 - n sum r_u^2 - n sum k_v^2 +
+    n^2 g^2``. Where that difference loses more than half its digits to cancellation, the
+    pair is recomputed directly."""
+    la, n, f = xa.shape
+    lb = xb.shape[0]
+    t = xa.reshape(la, n * f) @ xb.reshape(lb, n * f).T
+    ga = np.matmul(xa.transpose(0, 2, 1), xa).reshape(la, f * f)
+    gb = np.matmul(xb.transpose(0, 2, 1), xb).reshape(lb, f * f)
+    ma, mb = xa.mean(axis=1), xb.mean(axis=1)  # mean unit of each layer
+    total = ga @ gb.T  # sum over u, v of C[u, v]^2
+    g = ma @ mb.T  # grand mean of C
+    outer_b = (mb[:, :, None] * mb[:, None, :]).reshape(lb, f * f)
+    outer_a = (ma[:, :, None] * ma[:, None, :]).reshape(la, f * f)
+    rows = ga @ outer_b.T  # sum_u r_u^2 = mb^T Ga mb
+    cols = outer_a @ gb.T  # sum_v k_v^2 = ma^T Gb ma
+    mean = n * g
+    ss = total - n * rows - n * cols + n * n * g * g
+    for i, j in zip(*np.nonzero(ss < 1e-8 * np.maximum(total, 1e-300)), strict=True):
+        c = xa[i] @ xb[j].T
+        d = c - c.mean(axis=1, keepdims=True) - c.mean(axis=0, keepdims=True) + c.mean()
+        ss[i, j] = float((d * d).sum())
+    sd = np.sqrt(np.maximum(ss / max(1, n - 1), 0.0))
     z = np.where(sd > 0, (t - mean) / np.where(sd > 0, sd, 1.0), 0.0)
     na = np.sqrt((xa * xa).sum(axis=(1, 2)))
     nb = np.sqrt((xb * xb).sum(axis=(1, 2)))
