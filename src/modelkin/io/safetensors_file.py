@@ -40,6 +40,8 @@ from modelkin.io.base import MAX_HEADER_BYTES, MAX_RANK, MAX_TENSOR_COUNT, Tenso
 from modelkin.io.st_dtypes import DTYPES, StDtype, decode
 
 _PAGE = mmap.ALLOCATIONGRANULARITY
+#: Linux maps up to 64 KiB of cached pages around a faulting one (fault_around_bytes).
+_FAULT_AROUND = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -287,12 +289,16 @@ class SafetensorsSource(TensorSource):
         return out.reshape(out_shape)
 
     def _release(self, b0: int, b1: int) -> None:
-        """Drop the copied pages from our resident set (the page cache keeps them)."""
+        """Drop the copied pages from our resident set (the page cache keeps them),
+        with :data:`_FAULT_AROUND` bytes either side: a page fault also maps neighbouring
+        cached pages, and a thousand sampled reads of a 15 GB model left ~50 MB of them
+        mapped."""
         if self._mm is None or not hasattr(mmap, "MADV_DONTNEED"):
             return
-        start = (b0 // _PAGE) * _PAGE
+        start = max(0, (b0 // _PAGE) * _PAGE - _FAULT_AROUND)
+        stop = min(len(self._mm), b1 + _FAULT_AROUND)
         with contextlib.suppress(OSError, ValueError):  # advisory only
-            self._mm.madvise(mmap.MADV_DONTNEED, start, b1 - start)
+            self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
     def close(self) -> None:
         if self._mm is not None:
