@@ -324,6 +324,7 @@ tool, task, out = sys.argv[1], sys.argv[2], sys.argv[3]
 paths = sys.argv[4:]
 res = {}
 t = time.perf_counter()
+c0 = time.process_time()
 try:
     if tool == "modelkin":
         if task == "compare":
@@ -357,6 +358,7 @@ try:
 except Exception as exc:
     res["error"] = f"{type(exc).__name__}: {exc}"[:120]
 res["seconds"] = time.perf_counter() - t
+res["cpu"] = time.process_time() - c0
 res["peak_mb"] = hwm()
 print(json.dumps(res))
 """
@@ -392,12 +394,14 @@ def saved_compare(a: Path, b: Path) -> dict[str, Any]:
     code = (
         "import json,sys,time\n"
         "t=time.perf_counter()\n"
+        "c0=time.process_time()\n"
         "from modelkin.fingerprint import Fingerprint\n"
         "from modelkin.forensics import compare\n"
         "r=compare(Fingerprint.load(sys.argv[1]),Fingerprint.load(sys.argv[2]))\n"
         "dt=time.perf_counter()-t\n"
         "hwm=[int(x.split()[1])/1024 for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
-        "print(json.dumps({'seconds':dt,'peak_mb':hwm,'verdict':str(r.verdict)}))\n"
+        "cpu=time.process_time()-c0\n"
+        "print(json.dumps({'seconds':dt,'cpu':cpu,'peak_mb':hwm,'verdict':str(r.verdict)}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(a), str(b)], capture_output=True, text=True, check=False
@@ -411,11 +415,11 @@ def saved_compare(a: Path, b: Path) -> dict[str, Any]:
 
 def _row(task: str, tool: str, r: dict[str, Any], limit_mb: float, limit_s: float | None) -> str:
     if "error" in r:
-        return f"{task:15} {tool:9} {r.get('seconds', 0):8.1f} {'-':>8} {'-':>6}  {r['error']}"
+        return f"{task:15} {tool:9} {r.get('seconds', 0):8.1f} {'-':>7} {'-':>8} {'-':>6}  {r['error']}"
     ok = r["peak_mb"] <= limit_mb and (limit_s is None or r["seconds"] <= limit_s)
     return (
-        f"{task:15} {tool:9} {r['seconds']:8.1f} {r['peak_mb']:8.0f} {'yes' if ok else 'NO':>6}  "
-        f"{r.get('verdict', '')}"
+        f"{task:15} {tool:9} {r['seconds']:8.1f} {r.get('cpu', float('nan')):7.1f} "
+        f"{r['peak_mb']:8.0f} {'yes' if ok else 'NO':>6}  {r.get('verdict', '')}"
     )
 
 
@@ -463,7 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "# each task in a fresh process, BLAS 1 thread; limits: fast 1 GB and 60 s, full 2 GB"
         )
-        print(f"{'task':15} {'tool':9} {'seconds':>8} {'peak MB':>8} {'limit':>6}  verdict / note")
+        print(
+            f"{'task':15} {'tool':9} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'limit':>6}  "
+            "verdict / note"
+        )
         fps = {}
         order = [tools, list(reversed(tools))]
         for tool in order[0]:
