@@ -86,8 +86,8 @@ def serve_process(
 ) -> Iterator[ServeProcess]:
     """``python -m modelkin serve --home HOME --port P OPTIONS...`` until the block exits.
 
-    Waits (polling, 60 s at most) until the API answers; the banner is every line the
-    command printed before that."""
+    Waits (polling, 180 s at most: start-up takes a minute on a loaded 2-core machine)
+    until the API answers; the banner is every line the command printed before that."""
     port = free_port()
     cmd = [sys.executable, "-m", "modelkin", "serve", "--home", str(home), "--port", str(port)]
     full_env = {
@@ -107,7 +107,7 @@ def serve_process(
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     try:
         while True:
             try:

@@ -117,3 +117,23 @@ def test_abusive_uploads_are_bounded_and_reads_go_on(tmp_path: Path, seeded: See
             done = held.finish()
             assert done.status_code == 400, done.text  # not a fingerprint
         assert quick_upload(u, "192.0.2.3").status_code == 400
+
+
+def test_federated_candidates_pass_the_same_budget(tmp_path: Path) -> None:
+    """Finding: ``POST /api/v1/federation/candidates`` (a local 1:N search, then one to every
+    peer) was outside the work queue: any client could start as many as it liked."""
+    opts = ["--forwarded-allow-ips", "127.0.0.1", "--forensic-per-minute", "1"]
+    with serve_process(tmp_path / "home", *opts) as srv:
+
+        def post() -> httpx.Response:
+            return httpx.post(
+                f"{srv.url}/api/v1/federation/candidates",
+                files={"fingerprint": ("fp.bin", b"not a fingerprint")},
+                headers={"X-Forwarded-For": "192.0.2.9"},
+                timeout=30,
+            )
+
+        assert post().status_code != 429  # the first is admitted (and answered on its merits)
+        r = post()
+        assert r.status_code == 429, r.text
+        assert int(r.headers["retry-after"]) >= 1 and "a minute" in r.json()["detail"]

@@ -120,3 +120,17 @@ def test_ledger_page_shows_one_window(many: str) -> None:
     rows = re.findall(r"<tr>\s*<td>(\d+)</td>", html)
     assert rows and int(rows[0]) < 3 + 50 and int(rows[-1]) == 3
     assert ">pm-01<" in html  # entry 3 is the second model
+
+
+def test_checkpoint_history_is_paged(many: str) -> None:
+    """Finding: ``/api/v1/ledger/checkpoints`` returned every checkpoint the log ever signed
+    (one per append group: it grows with every write). Now keyset pages by tree size."""
+    items, pages = walk(many, "/api/v1/ledger/checkpoints", 5)
+    sizes = [c["size"] for c in items]
+    assert pages >= 4 and sizes == sorted(set(sizes)) and sizes[0] == 0
+    assert all(c["checkpoint"].split("\n")[1] == str(c["size"]) for c in items)
+    newest, _ = walk(many, "/api/v1/ledger/checkpoints", 7, newest_first="true")
+    assert [c["size"] for c in newest] == sizes[::-1]
+    html = httpx.get(f"{many}/ledger").text  # the page shows the newest 20, newest first
+    shown = [int(n) for n in re.findall(r"<summary>size (\d+)</summary>", html)]
+    assert shown == sizes[::-1][:20]

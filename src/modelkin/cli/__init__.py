@@ -20,6 +20,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from typing import Annotated
 
 os.environ.setdefault("TYPER_USE_RICH", "0")  # before typer reads it (see module docstring)
 
@@ -50,8 +51,29 @@ def build_app(only: str | None = None) -> typer.Typer:
     )
 
     @app.callback()
-    def _root() -> None:
+    def _root(
+        server: Annotated[
+            str | None,
+            typer.Option(
+                "--server",
+                envvar="MODELKIN_SERVER",
+                help="Work against the registry served at this URL (keys new, register, "
+                "amend, withdraw, lineage, compare, search) instead of the local home.",
+            ),
+        ] = None,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                "--token",
+                envvar="MODELKIN_TOKEN",
+                help="API token for a server whose writes are token-gated.",
+            ),
+        ] = None,
+    ) -> None:
         """modelkin: forensics, ledger, registry, labels and works for AI models."""
+        from modelkin.cli._common import REMOTE
+
+        REMOTE.update(server=server.rstrip("/") if server else None, token=token)
 
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if mod.name.startswith("_") or (only is not None and mod.name != only):
@@ -78,6 +100,23 @@ def one_blas_thread() -> None:
         os.environ.setdefault(var, "1")
 
 
+GLOBAL_OPTIONS = ("--server", "--token")
+
+
+def _command_word(args: list[str]) -> str | None:
+    """The command name after the global options (``--server URL``, ``--token T``)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+        elif arg.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; user errors print one line and exit 2, never a traceback.
 
@@ -85,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     one_blas_thread()
     args = sys.argv[1:] if argv is None else argv
     app = None
-    if args and not args[0].startswith("-"):  # fast path: the module named after the command
-        app = build_app(only=args[0].replace("-", "_"))
-        if args[0] not in _command_names(app):
+    first = _command_word(args)
+    if first is not None:  # fast path: the module named after the command
+        app = build_app(only=first.replace("-", "_"))
+        if first not in _command_names(app):
             app = None
     if app is None:
         app = build_app()

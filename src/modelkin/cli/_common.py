@@ -15,6 +15,34 @@ import typer
 
 from modelkin.errors import ModelkinError
 
+#: ``modelkin --server URL [--token T]``: the registry commands then work against that server.
+REMOTE: dict[str, str | None] = {"server": None, "token": None}
+
+
+def remote_server() -> str | None:
+    """The ``--server`` URL given to ``modelkin`` (None: work on the local home)."""
+    return REMOTE["server"]
+
+
+def open_remote() -> Any:
+    """A :class:`modelkin.remote.RemoteRegistry` for ``--server`` (and ``--token``)."""
+    from modelkin.remote import RemoteRegistry
+
+    server = REMOTE["server"]
+    if server is None:  # pragma: no cover - callers check remote_server() first
+        raise ModelkinError("--server", "no server given")
+    return RemoteRegistry(server, REMOTE["token"])
+
+
+def local_only(command: str) -> None:
+    """Refuse ``--server`` for a command that works on a local home only."""
+    if REMOTE["server"] is not None:
+        raise ModelkinError(
+            "--server",
+            f"`modelkin {command}` works on a local home only (with --server: keys new, "
+            "register, amend, withdraw, lineage, compare, search)",
+        )
+
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as stable, indented JSON on stdout."""

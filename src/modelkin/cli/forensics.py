@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from modelkin.cli._common import print_json
+from modelkin.cli._common import open_remote, print_json, remote_server
 
 #: Exit codes of ``compare``.
 EXIT_UNRELATED, EXIT_RELATED, EXIT_INSUFFICIENT = 0, 3, 4
@@ -65,7 +65,18 @@ def register(app: typer.Typer) -> None:
         evidence (with what would decide), 2 = user error.
         Activation evidence is descriptive: it adds findings (e.g. distillation
         suspected) but never changes the verdict or the exit code.
+
+        With ``modelkin --server URL``, SUSPECT and CANDIDATE are models registered on that
+        server (name, record id or digest) and the server compares them.
         """
+        if remote_server() is not None:
+            if len(candidates) > 1:
+                from modelkin.errors import ModelkinError
+
+                raise ModelkinError(
+                    "--server", "compares one candidate; merges are decomposed locally"
+                )
+            _remote_compare(str(suspect), str(candidates[0]), as_json, report, activations)
         if len(candidates) > 1:
             from modelkin.cli.decompose import run_decompose
             from modelkin.errors import ModelkinError
@@ -102,19 +113,50 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(r.to_dict())
         else:
-            typer.echo(f"verdict: {r.verdict}")
-            typer.echo(r.summary)
-            if r.reason:
-                typer.echo(f"reason: {r.reason}")
-            for d in r.decide:
-                typer.echo(f"to decide: {d}")
-            for e in r.evidence:
-                skip = e.details.get("skipped")
-                stat = "" if e.combine or e.statistic is None else f", statistic {e.statistic:.3g}"
-                typer.echo(
-                    f"  {e.name}: {e.p_text}{stat}" + (f" (skipped: {skip})" if skip else "")
-                )
-            for f in r.findings:
-                typer.echo(f"finding: {f['kind']}: {f['statement']}")
+            print_report(r.to_dict())
         code = {True: EXIT_RELATED, False: EXIT_UNRELATED, None: EXIT_INSUFFICIENT}[r.related]
         raise typer.Exit(code)
+
+
+def print_report(r: dict[str, Any]) -> None:
+    """A forensic report (``Report.to_dict``, computed here or by a server) as text."""
+    typer.echo(f"verdict: {r['verdict']}")
+    typer.echo(r["summary"])
+    if r.get("reason"):
+        typer.echo(f"reason: {r['reason']}")
+    for d in r.get("decide") or []:
+        typer.echo(f"to decide: {d}")
+    for e in r.get("evidence") or []:
+        skip = (e.get("details") or {}).get("skipped")
+        stat = "" if e.get("combine") or e.get("statistic") is None else (
+            f", statistic {e['statistic']:.3g}"
+        )  # fmt: skip
+        typer.echo(f"  {e['name']}: {e['p_text']}{stat}" + (f" (skipped: {skip})" if skip else ""))
+    for f in r.get("findings") or []:
+        typer.echo(f"finding: {f['kind']}: {f['statement']}")
+
+
+def _remote_compare(
+    suspect: str, candidate: str, as_json: bool, report: Path | None, activations: bool
+) -> None:
+    """``compare`` on the server named by ``--server``: two registered models."""
+    from modelkin.errors import ModelkinError
+
+    if activations:
+        raise ModelkinError(
+            "--activations", "runs the models here; it cannot be used with --server"
+        )
+    with open_remote() as remote:
+        r = remote.compare(suspect, candidate)
+        if report is not None:
+            html = remote.compare_html(suspect, candidate)
+            try:
+                report.write_text(html, encoding="utf-8")
+            except OSError as exc:
+                raise ModelkinError(report, f"cannot write: {exc.strerror or exc}") from None
+    if as_json:
+        print_json(r)
+    else:
+        print_report(r)
+    code = {True: EXIT_RELATED, False: EXIT_UNRELATED, None: EXIT_INSUFFICIENT}[r.get("related")]
+    raise typer.Exit(code)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelkin.cli._common import print_json
+from modelkin.cli._common import local_only, open_remote, print_json, remote_server
 from modelkin.config import Home
 from modelkin.errors import ModelkinError
 
@@ -34,6 +34,10 @@ DbUrlOpt = Annotated[
 
 
 def _open(home: Path | None, db_url: str | None = None) -> Any:
+    """The local registry in ``home``, or the server's with ``modelkin --server URL``
+    (:class:`modelkin.remote.RemoteRegistry`: the builders sign here, the server logs)."""
+    if remote_server() is not None:
+        return open_remote()
     from modelkin.registry import Registry
 
     return Registry.open(home, db_url)
@@ -90,6 +94,7 @@ def _keys(app: typer.Typer) -> None:
     @keys.command("list")
     def keys_list(home: HomeOpt = None, db_url: DbUrlOpt = None, as_json: JsonOpt = False) -> None:
         """Local key files and registered identities."""
+        local_only("keys list")
         keys_dir = Home.resolve(home).keys_dir
         local = sorted(p.stem for p in keys_dir.glob("*.key")) if keys_dir.is_dir() else []
         with _open(home, db_url) as reg:
@@ -119,6 +124,7 @@ def _keys(app: typer.Typer) -> None:
     @keys.command("show")
     def keys_show(name: str, home: HomeOpt = None, db_url: DbUrlOpt = None) -> None:
         """An identity's key id, public key and registration."""
+        local_only("keys show")
         with _open(home, db_url) as reg:
             found = [i for i in reg.identities() if i["name"] == name or i["keyid"] == name]
         if not found:
@@ -139,7 +145,8 @@ def _card_lineage(
 
     found: list[str] = []
     for ref in parents:
-        hits = [m for m in reg.models() if ref in (m.predicate.get("hub_id"), m.name)]
+        known = reg.search(ref, "model") if remote_server() else reg.models()
+        hits = [m for m in known if ref in (m.predicate.get("hub_id"), m.name)]
         if hits:
             found.append(hits[0].id)
         else:
@@ -474,6 +481,28 @@ def _register(app: typer.Typer) -> None:
     app.add_typer(reg_app, name="register")
 
 
+def _print_lineage(graph: dict[str, Any]) -> None:
+    """The lineage graph (``LineageGraph.to_dict``, local or from a server) as text."""
+    nodes = {n["key"]: n for n in graph["nodes"]}
+
+    def label(key: str) -> str:
+        return str((nodes.get(key) or {}).get("name") or key[:23])
+
+    root = graph["root"]
+    typer.echo(f"lineage of {label(root) if root in nodes else root} "
+               f"(ledger tree size {graph['tree_size']})")  # fmt: skip
+    for e in graph["edges"]:
+        ev = e.get("evidence") or {}
+        verdict = f" [{ev['verdict']}]" if ev.get("verdict") else ""
+        typer.echo(
+            f"  {label(e['src'])} --{e['relation']}{verdict}--> {label(e['dst'])}  "
+            f"(ledger #{ev.get('ledger_index')})"
+        )
+    for n in nodes.values():
+        if n.get("dangling"):
+            typer.echo(f"  dangling: {n['key']}")
+
+
 def _changes(pairs: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -535,26 +564,25 @@ def register(app: typer.Typer) -> None:
         svg: Annotated[Path | None, typer.Option("--svg", help="write the graph as SVG")] = None,
     ) -> None:
         """Ancestors and descendants of a model, each edge with evidence and inclusion proof."""
-        with _open(home, db_url) as reg:
-            graph = reg.lineage(model)
-            picture = reg.lineage_svg(graph) if svg else None
+        picture: str | None = None
+        if remote_server() is not None:
+            with open_remote() as remote:
+                graph = remote.lineage(model)
+                picture = remote.lineage_svg(model) if svg else None
+        else:
+            with _open(home, db_url) as reg:
+                found = reg.lineage(model)
+                picture = reg.lineage_svg(found) if svg else None
+            graph = found.to_dict()
         if svg and picture is not None:
-            svg.write_text(picture, encoding="utf-8")
+            try:
+                svg.write_text(picture, encoding="utf-8")
+            except OSError as exc:
+                raise ModelkinError(svg, f"cannot write: {exc.strerror or exc}") from None
         if as_json:
-            print_json(graph.to_dict())
+            print_json(graph)
             return
-        root = graph.nodes[graph.root]
-        typer.echo(f"lineage of {root.name or graph.root} (ledger tree size {graph.tree_size})")
-        for e in graph.edges:
-            src, dst = graph.nodes.get(e.src), graph.nodes.get(e.dst)
-            verdict = f" [{e.verdict}]" if e.verdict else ""
-            typer.echo(
-                f"  {(src.name if src else None) or e.src[:23]} --{e.relation}{verdict}--> "
-                f"{(dst.name if dst else None) or e.dst[:23]}  (ledger #{e.ledger_index})"
-            )
-        for n in graph.nodes.values():
-            if n.dangling:
-                typer.echo(f"  dangling: {n.key}")
+        _print_lineage(graph)
         if svg:
             typer.echo(f"wrote {svg}")
 
@@ -563,6 +591,7 @@ def register(app: typer.Typer) -> None:
     @reg_cmd.command("rebuild")
     def rebuild_cmd(home: HomeOpt = None, db_url: DbUrlOpt = None) -> None:
         """Drop the registry tables and replay the ledger (the source of truth)."""
+        local_only("registry rebuild")
         with _open(home, db_url) as reg:
             n = reg.rebuild()
             count = len(reg.records(include_inactive=True))
@@ -576,6 +605,7 @@ def register(app: typer.Typer) -> None:
         envelope: Annotated[bool, typer.Option(help="include the signed envelope")] = False,
     ) -> None:
         """One record (by id, digest or name) as JSON, with its inclusion proof."""
+        local_only("registry show")
         with _open(home, db_url) as reg:
             rec = reg.record(ref)
             out = rec.to_dict(envelope=envelope)
@@ -595,6 +625,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """List records."""
+        local_only("registry list")
         with _open(home, db_url) as reg:
             recs = reg.search(search, kind) if search else reg.records(kind, include_inactive=all_)
         if as_json:

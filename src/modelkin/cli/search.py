@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from modelkin.cli._common import print_json
+from modelkin.cli._common import open_remote, print_json, remote_server
 from modelkin.cli.forensics import EXIT_INSUFFICIENT, EXIT_RELATED, EXIT_UNRELATED
 
 
@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed for a model fingerprinted here.")] = 0,
     ) -> None:
         """Rank every registered model as a possible ancestor (or sibling) of MODEL, then
-        compare the top candidates in full (same verdicts and evidence as ``compare``)."""
+        compare the top candidates in full (same verdicts and evidence as ``compare``).
+
+        With ``modelkin --server URL``, MODEL is fingerprinted here and only its fingerprint
+        is sent; the server ranks its registered models."""
         from modelkin.errors import ModelkinError
         from modelkin.fingerprint import load_or_fingerprint
         from modelkin.forensics import render_html
@@ -46,6 +49,10 @@ def register(app: typer.Typer) -> None:
         if top < 1:
             raise ModelkinError("--top", "must be at least 1")
         query = load_or_fingerprint(model, seed=seed)
+        if remote_server() is not None:
+            if report_dir is not None:
+                raise ModelkinError("--report-dir", "not available with --server")
+            _remote_search(query, top, as_json)
         with Registry.open(home) as reg:
             results = search(reg, query, top)
         if report_dir is not None:
@@ -77,3 +84,34 @@ def register(app: typer.Typer) -> None:
         else:
             code = EXIT_UNRELATED
         raise typer.Exit(code)
+
+
+def _remote_search(query: Any, top: int, as_json: bool) -> None:
+    """``search`` on the server named by ``--server`` (the fingerprint travels, not weights)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="modelkin-search-") as tmp:
+        saved = query.save(Path(tmp) / "query.fp")
+        with open_remote() as remote:
+            found = remote.candidates(saved, top)
+    results: list[dict[str, Any]] = list(found.get("candidates") or [])
+    if as_json:
+        print_json(found)
+    else:
+        if not results:
+            typer.echo("no registered model with a fingerprint to compare")
+        for i, r in enumerate(results, 1):
+            p = "n/a" if r.get("p_value") is None else f"{r['p_value']:.3g}"
+            m = r.get("model") or {}
+            typer.echo(
+                f"{i:2d}. {m.get('name') or m.get('id')}  verdict: {r['verdict']}"
+                f"  p = {p}  (index score {r['index']['score']:.3f})"
+            )
+    related = [r.get("related") for r in results]
+    if any(x is True for x in related):
+        code = EXIT_RELATED
+    elif related and all(x is None for x in related):
+        code = EXIT_INSUFFICIENT
+    else:
+        code = EXIT_UNRELATED
+    raise typer.Exit(code)

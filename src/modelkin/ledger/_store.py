@@ -75,6 +75,12 @@ class Store(Protocol):
     def checkpoint_rows(self) -> list[tuple[int, bytes, str]]:
         """Every ``(size, root, note)``, smallest first."""
 
+    def checkpoint_page(
+        self, after: int | None, limit: int, newest_first: bool
+    ) -> list[tuple[int, str]]:
+        """``(size, note)`` of at most ``limit`` checkpoints whose size is past ``after``
+        (above it, or below it when ``newest_first``), in that order: a keyset page."""
+
     def count_checkpoints(self, max_size: int) -> int:
         """How many checkpoint rows have ``size <= max_size``."""
 

@@ -166,6 +166,18 @@ class PgStore:
         row = self._one("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1", ())
         return None if row is None else (int(row[0]), str(row[1]))
 
+    def checkpoint_page(
+        self, after: int | None, limit: int, newest_first: bool
+    ) -> list[tuple[int, str]]:
+        cmp, order = ("<", "DESC") if newest_first else (">", "ASC")
+        bound = after if after is not None else (2**63 - 1 if newest_first else -1)
+        rows = self._all(
+            f"SELECT size, note FROM ledger_checkpoints WHERE size {cmp} %s "
+            f"ORDER BY size {order} LIMIT %s",
+            (bound, limit),
+        )
+        return [(int(s), str(n)) for s, n in rows]
+
     def checkpoint_rows(self) -> list[tuple[int, bytes, str]]:
         rows = self._all("SELECT size, root, note FROM ledger_checkpoints ORDER BY size")
         return [(int(s), bytes(r), str(n)) for s, r, n in rows]

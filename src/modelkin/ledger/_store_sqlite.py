@@ -125,6 +125,18 @@ class SqliteStore:
         return None if row is None else (int(row[0]), str(row[1]))
 
     @_errors
+    def checkpoint_page(
+        self, after: int | None, limit: int, newest_first: bool
+    ) -> list[tuple[int, str]]:
+        cmp, order = ("<", "DESC") if newest_first else (">", "ASC")
+        bound = after if after is not None else (2**63 - 1 if newest_first else -1)
+        rows = self.conn.execute(
+            f"SELECT size, note FROM checkpoints WHERE size {cmp} ? ORDER BY size {order} LIMIT ?",
+            (bound, limit),
+        )
+        return [(int(s), str(n)) for s, n in rows]
+
+    @_errors
     def checkpoint_rows(self) -> list[tuple[int, bytes, str]]:
         rows = self.conn.execute("SELECT size, root, note FROM checkpoints ORDER BY size")
         return [(int(s), bytes(r), str(n)) for s, r, n in rows]

@@ -610,6 +610,14 @@ class Ledger:
         with self._lock:
             return [note for _, _, note in self._store.checkpoint_rows()]
 
+    def checkpoints_page(
+        self, after: int | None = None, limit: int = 50, newest_first: bool = False
+    ) -> list[tuple[int, str]]:
+        """``(size, note)`` of one keyset page of checkpoints: at most ``limit`` past tree
+        size ``after`` (a bounded query, however many checkpoints the log has signed)."""
+        with self._lock:
+            return self._store.checkpoint_page(after, max(1, limit), newest_first)
+
     def verifier_key(self) -> str:
         """The log's signed-note verifier key ``name+hex(keyID)+base64(0x01||pub)``."""
         return str(self._signer.verifier)

@@ -6,7 +6,8 @@
 * ``GET /api/v1/ledger/entries/{index}`` and ``/entries?start=&limit=``: raw entries (base64).
 * ``GET /api/v1/ledger/proof/inclusion?index=|leaf_hash=&size=``: RFC 6962 §2.1.1 audit path.
 * ``GET /api/v1/ledger/proof/consistency?old=&new=``: RFC 6962 §2.1.2 consistency proof.
-* ``GET /api/v1/ledger/checkpoints``: checkpoint history (the log's own record).
+* ``GET /api/v1/ledger/checkpoints``: checkpoint history (the log's own record), in cursor
+  pages (:mod:`.paging`).
 * ``POST /api/v1/ledger/cosignatures``: a checkpoint note carrying c2sp.org/tlog-cosignature
   lines of configured witnesses; verified and stored, then served by ``GET /checkpoint``.
 Hashes are lowercase hex; the proof algorithms live in :mod:`modelkin.ledger`.
@@ -19,13 +20,21 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from modelkin.errors import ModelkinError, NotFoundError
 from modelkin.ledger.cosigs import CosignatureRejected, check_cosigned_note
 from modelkin.registry.core import checkpoint_size
 from modelkin.server.deps import get_state
+from modelkin.server.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_index,
+    encode_index,
+    page_response,
+)
 from modelkin.server.state import ServerState
 from modelkin.server.witnesses import served_checkpoint, witness_rows
 
@@ -235,11 +244,20 @@ def tlog_proof(index: int, state: State) -> PlainTextResponse:
     return PlainTextResponse(state.locked(read), media_type="text/plain; charset=utf-8")
 
 
-@router.get("/api/v1/ledger/checkpoints", summary="Checkpoint history")
-def checkpoints(state: State) -> dict[str, Any]:
-    """Every checkpoint the log has signed, oldest first (as the ledger records them)."""
-
-    def read() -> dict[str, Any]:
-        return {"checkpoints": [str(c) for c in state.ledger.checkpoints()]}
-
-    return state.locked(read)
+@router.get("/api/v1/ledger/checkpoints", summary="Checkpoint history (cursor pages)")
+def checkpoints(
+    request: Request,
+    state: State,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    newest_first: bool = False,
+) -> JSONResponse:
+    """The checkpoints the log has signed, oldest first (or newest first), one page at a
+    time: each item is ``{"size": <tree size>, "checkpoint": <signed note>}``."""
+    after = decode_index(cursor)
+    rows = state.locked(
+        lambda: state.ledger.checkpoints_page(after, limit + 1, newest_first=newest_first)
+    )
+    more = len(rows) > limit
+    items = [{"size": size, "checkpoint": note} for size, note in rows[:limit]]
+    return page_response(request, items, encode_index(rows[limit - 1][0]) if more else None)

@@ -7,15 +7,18 @@ schema, logs it and answers with index + inclusion proof + signed checkpoint.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from modelkin.errors import ModelkinError
 from modelkin.labels import build_label
 from modelkin.labels.outputs import EXPORT_FORMATS, LABEL_FORMATS, MEDIA_TYPES, export, render
 from modelkin.registry import pages
+from modelkin.server import attachments
 from modelkin.server.deps import get_state
 from modelkin.server.guards import check_write, require_organisation
 from modelkin.server.headers import document_headers
@@ -60,6 +63,42 @@ def submit(
         return receipt
 
     receipt = state.locked(append)
+    return JSONResponse(receipt.to_dict(), status_code=201)
+
+
+@router.post(
+    "/statements/with-blobs",
+    status_code=201,
+    summary="Submit a signed statement with the blobs it names (fingerprint, OMS bundle)",
+)
+def submit_with_blobs(
+    request: Request,
+    state: State,
+    envelope: Annotated[UploadFile, File(description="the DSSE envelope, as a JSON file")],
+    blob: Annotated[
+        list[UploadFile] | None,
+        File(description="a blob the statement names by sha256 (repeatable)"),
+    ] = None,
+) -> JSONResponse:
+    """As ``POST /statements``, for statements that name blobs the server lacks: a model's
+    fingerprint (so models registered over HTTP get the same lineage checks as local ones),
+    its OpenSSF signing bundle, a training run's loss curve. Every blob must be one the
+    signed statement names; a fingerprint must be the one whose digest it signs. Blobs are
+    kept only when the statement is accepted."""
+    org = check_write(request, state.settings, state.limiter)
+    env = attachments.read_envelope(envelope, state.settings.max_body_bytes)
+    with tempfile.TemporaryDirectory(prefix="modelkin-upload-") as tmp:
+        found = attachments.prepare(env, list(blob or []), Path(tmp))
+
+        def append() -> Any:
+            if org is not None:
+                require_organisation(org, signer_organisation(state.registry, env))
+            with attachments.staged(state.registry.blobs, found):
+                receipt = state.registry.submit(env)
+            state.publish_tiles()
+            return receipt
+
+        receipt = state.locked(append)
     return JSONResponse(receipt.to_dict(), status_code=201)
 
 

@@ -141,7 +141,12 @@ def create_app(
         BodyLimit,  # type: ignore[arg-type]
         limit=cfg.max_body_bytes,
         upload_limit=cfg.max_upload_bytes,
-        upload_prefixes=("/api/v1/forensics/", "/compare", "/works"),
+        upload_prefixes=(
+            "/api/v1/forensics/",
+            "/api/v1/statements/with-blobs",
+            "/compare",
+            "/works",
+        ),
     )
     app.add_middleware(AllowedHosts, hosts=cfg.allowed_hosts)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]

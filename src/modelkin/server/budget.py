@@ -125,6 +125,8 @@ def is_heavy(method: str, path: str, query: str) -> bool:
     """Whether a request asks for forensic computation (see the module docstring)."""
     if path.startswith("/api/v1/forensics/"):
         return method in ("GET", "POST")
+    if path == "/api/v1/federation/candidates":  # a local 1:N search, then the peers'
+        return method == "POST"
     if path == "/compare":
         if method == "POST":
             return True

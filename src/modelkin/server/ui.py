@@ -112,7 +112,8 @@ def ledger(
         size = checkpoint_size(checkpoint)
         first = max(0, size - PAGE) if start is None else min(start, max(0, size - 1))
         stop = min(size, first + PAGE)
-        history = [str(c) for c in state.ledger.checkpoints()][-20:]
+        newest = state.ledger.checkpoints_page(limit=20, newest_first=True)
+        history = [note for _, note in newest]  # newest first, as the page lists them
         result: Any = None
         if verify:
             try:
@@ -130,7 +131,7 @@ def ledger(
             "size": size,
             "first": first,
             "stop": stop,
-            "history": list(reversed(history)),
+            "history": history,
             "verification": result,
             "verifier_key": str(state.ledger.verifier_key()),
         }
