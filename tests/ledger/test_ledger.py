@@ -28,6 +28,23 @@ def _open(path: Path, db_url: str | None = None) -> Ledger:
     return Ledger.open(path, origin=ORIGIN, db_url=db_url)
 
 
+def test_checkpoint_pages_are_keyset_pages(tmp_path: Path, db_url: str | None) -> None:
+    """``checkpoints_page``: bounded pages by tree size, either way, that match the full list."""
+    with _open(tmp_path, db_url) as log:
+        for i in range(6):
+            log.append(f"p{i}".encode())
+        every = log.checkpoints()
+        sizes = [int(c.split("\n")[1]) for c in every]
+        assert sizes == list(range(7))
+        first = log.checkpoints_page(limit=3)
+        assert [s for s, _ in first] == [0, 1, 2] and [n for _, n in first] == every[:3]
+        assert [s for s, _ in log.checkpoints_page(after=2, limit=3)] == [3, 4, 5]
+        assert [s for s, _ in log.checkpoints_page(after=5, limit=3)] == [6]
+        newest = log.checkpoints_page(limit=2, newest_first=True)
+        assert [s for s, _ in newest] == [6, 5] and newest[0][1] == every[-1]
+        assert [s for s, _ in log.checkpoints_page(after=1, newest_first=True)] == [0]
+
+
 def test_append_returns_verifiable_proof_and_checkpoint(tmp_path: Path, db_url: str | None) -> None:
     with _open(tmp_path, db_url) as log:
         assert log.size() == 0 and log.root() == mk.EMPTY_ROOT
