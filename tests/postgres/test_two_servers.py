@@ -46,7 +46,7 @@ def _serve(home: Path, url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def _wait_up(proc: subprocess.Popen[bytes], base: str) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # start-up takes a minute on a loaded 2-core machine
     while True:
         try:
             httpx.get(f"{base}/api/v1/ledger", timeout=2).raise_for_status()

@@ -19,7 +19,7 @@ def test_serve_creates_the_default_home(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "modelkin", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # start-up takes a minute on a loaded 2-core machine
         while True:
             try:
                 r = httpx.get(f"http://127.0.0.1:{port}/api/v1/ledger", timeout=2)
