@@ -10,6 +10,7 @@ as "unverifiable" with the reason.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,14 @@ import pytest
 from registry_helpers import make_model_dir
 from safetensors.numpy import load_file
 
-from modelkin.registry import Registry, builders, register_derivation, register_model, verification
+from modelkin.registry import (
+    Registry,
+    Verification,
+    builders,
+    register_derivation,
+    register_model,
+    verification,
+)
 from modelkin.statements import Identity
 
 
@@ -46,7 +54,7 @@ def _correlation_engine() -> tuple[Any, Any]:
         r = float(np.corrcoef(a, b)[0, 1])
         related = r > 0.9 if abs(r) > 0.9 or abs(r) < 0.2 else None
         return SimpleNamespace(
-            verdict="related" if related else "unrelated",
+            verdict={True: "derived", False: "unrelated", None: "insufficient"}[related],
             related=related,
             p_value=None,
             to_dict=lambda: {"correlation": r},
@@ -59,6 +67,12 @@ def _correlation_engine() -> tuple[Any, Any]:
 def engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builders, "fingerprint_into_blobs", _weights_fingerprint)
     monkeypatch.setattr(verification, "_engine", _correlation_engine)
+
+
+def _report(reg: Registry, v: Verification) -> dict[str, Any]:
+    """The evidence report a verification statement names by digest."""
+    report: dict[str, Any] = json.loads(reg.blobs.get(v.detail["evidence"]))
+    return report
 
 
 def _register(reg: Registry, ident: Identity, path: Path, name: str) -> None:
@@ -77,7 +91,7 @@ def test_verdicts_stored_with_claims(
         reg, alice, child="tuned", parents=["base"], relation="finetune"
     )
     (v,) = reg.record(true_claim.record_id).verifications
-    assert v.verdict == "verified" and v.detail["report"]["correlation"] > 0.9
+    assert v.verdict == "verified" and _report(reg, v)["correlation"] > 0.9
 
     false_claim = register_derivation(
         reg, alice, child="other", parents=["base"], relation="finetune"

@@ -68,6 +68,18 @@ def _receipt(receipt: Any, as_json: bool) -> None:
         typer.echo(f"warning: {w}", err=True)
 
 
+def _verification_out(receipt: Any, claim: Any, as_json: bool) -> None:
+    if as_json:
+        print_json({"receipt": receipt.to_dict(), "claim": claim.to_dict()})
+        return
+    typer.echo(f"logged verification at ledger #{receipt.ledger_index}")
+    for v in claim.verification_history:
+        if v.ledger_index == receipt.ledger_index:
+            typer.echo(f"{v.attribution} (parent {v.parent_sha256 or '-'}): {v.detail['reason']}")
+    if claim.verifications_disagree:
+        typer.echo("verifications of this claim disagree; every one is listed by `registry show`")
+
+
 def _keys(app: typer.Typer) -> None:
     keys = typer.Typer(help="Ed25519 identities that sign statements.", no_args_is_help=True)
 
@@ -448,7 +460,7 @@ def _register(app: typer.Typer) -> None:
         if not as_json:
             for v in rec.verifications:
                 typer.echo(
-                    f"verdict: {v.verdict} (parent {v.parent_sha256 or '-'}): {v.detail.get('reason', v.detail.get('forensic_verdict', ''))}"
+                    f"{v.attribution} (parent {v.parent_sha256 or '-'}): {v.detail.get('reason', '')}"
                 )
 
     @reg_app.command("product")
@@ -596,6 +608,37 @@ def register(app: typer.Typer) -> None:
             n = reg.rebuild()
             count = len(reg.records(include_inactive=True))
         typer.echo(f"replayed {n} ledger entries into {count} records")
+
+    @reg_cmd.command("reverify")
+    def reverify_cmd(
+        claim: Annotated[str, typer.Argument(help="derivation claim (record id or prefix)")],
+        home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Check a lineage claim again with the installed forensic engine; the operator's
+        new verification statement is logged beside the earlier ones."""
+        with _open(home, db_url) as reg:
+            receipt = reg.reverify(claim)
+            rec = reg.record(claim, "derivation")
+        _verification_out(receipt, rec, as_json)
+
+    @reg_cmd.command("attest")
+    def attest_cmd(
+        claim: Annotated[str, typer.Argument(help="derivation claim (record id or prefix)")],
+        key: KeyOpt,
+        home: HomeOpt = None,
+        db_url: DbUrlOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Check a lineage claim with the installed forensic engine and publish the result
+        as your own signed verification statement (a third party's, shown as yours)."""
+        from modelkin.registry.builders import attest_claim
+
+        with _open(home, db_url) as reg:
+            receipt = attest_claim(reg, _identity(home, key), claim)
+            rec = reg.record(claim, "derivation")
+        _verification_out(receipt, rec, as_json)
 
     @reg_cmd.command("show")
     def show_cmd(

@@ -65,6 +65,7 @@ def _parent_component(p: Parent, i: int) -> Component:
         props.append(Property(name="modelkin:lineage:p_value", value=f"{p.p_value:.3g}"))
     if p.detail:
         props.append(Property(name="modelkin:lineage:forensic_detail", value=p.detail))
+    props += [Property(name="modelkin:lineage:verification", value=v) for v in p.verifications]
     return Component(
         type=ComponentType.MACHINE_LEARNING_MODEL,
         name=p.name,

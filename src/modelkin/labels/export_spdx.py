@@ -284,6 +284,8 @@ def _add_parent(
         f" (p = {p.p_value:.3g})" if p.p_value is not None and p.status != "contradicted" else ""
     )
     note = f"claimed relation {p.relation}; {verdict}: {plain_verdict(p)}; {_comment(p.provenance)}"
+    if p.verifications:
+        note += "; " + "; ".join(p.verifications)
     if p.status == "contradicted":
         add(
             spdx.Annotation(

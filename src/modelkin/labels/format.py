@@ -10,6 +10,7 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 STATUS_TEXT = {
     "verified": "verified",
     "contradicted": "CONTRADICTED",
+    "partly_supported": "partly supported",
     "unverifiable": "unverifiable",
     "untested": "claimed, not tested",
 }
@@ -174,6 +175,12 @@ def plain_verdict(p: Parent) -> str:
             f"making this model from {p.name} would leave, so the claim does not hold up"
         )
         return text + (f" ({p.detail})" if p.detail else "")
+    if p.status == "partly_supported":
+        text = (
+            f"partly supported: modelkin compared the weights and they are related to {p.name}, "
+            f"but not in the way claimed ({p.relation})"
+        )
+        return text + (f": {p.detail}" if p.detail else "")
     if p.status == "unverifiable":
         return "could not be checked from the weights" + (f": {p.detail}" if p.detail else "")
     return "claimed by the registrant; modelkin has not compared the weights"

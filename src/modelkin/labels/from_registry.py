@@ -34,7 +34,7 @@ from modelkin.labels.model import (
 )
 
 MAX_ANCESTORS = 200
-_VERDICTS = {"verified", "contradicted", "unverifiable"}
+_VERDICTS = {"verified", "partly_supported", "contradicted", "unverifiable"}
 
 
 def _lines(text: Any) -> tuple[str, ...]:
@@ -90,12 +90,45 @@ def _detail(detail: dict[str, Any]) -> str | None:
     return None
 
 
+def _disagree(history: list[Any], parent: str | None) -> bool:
+    return len({v.verdict for v in history if v.parent_sha256 == parent}) > 1
+
+
+def _conflicting_claims(claims: list[Any]) -> list[str]:
+    """Claims about one child that cannot all be true: different relations to one parent
+    (finetune, converted and quantized of the same model at once), or "trained from
+    scratch" beside a claimed parent."""
+    by_parent: dict[str, list[Any]] = {}
+    for claim in claims:
+        for ref in claim.predicate["parents"]:
+            by_parent.setdefault(ref["sha256"], []).append(claim)
+    out = []
+    for sha, cs in by_parent.items():
+        relations = sorted({c.predicate["relation"] for c in cs})
+        if len(relations) > 1:
+            name = next((r.get("name") for c in cs for r in c.predicate["parents"]
+                         if r["sha256"] == sha and r.get("name")), sha[:16])  # fmt: skip
+            listed = ", ".join(f"{c.predicate['relation']} (ledger #{c.ledger_index})" for c in cs)
+            out.append(
+                f"conflicting claims about how this model was made from {name}: {listed}; "
+                "at most one of them can be true"
+            )
+    scratch = [c for c in claims if c.predicate["relation"] == "none"]
+    if scratch and by_parent:
+        out.append(
+            f"claimed to be trained from scratch (ledger #{scratch[0].ledger_index}) and "
+            f"also to derive from {len(by_parent)} parent model(s)"
+        )
+    return out
+
+
 def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]:
     """(parents, trained-from-scratch claimed and not contradicted, lineage findings)."""
     parents: list[Parent] = []
     scratch = False
-    findings: list[str] = []
-    for claim in _claims_about(registry, digest):
+    claims = _claims_about(registry, digest)
+    findings: list[str] = _conflicting_claims(claims)
+    for claim in claims:
         pred = claim.predicate
         verdicts = {v.parent_sha256: v for v in claim.verifications}
         if pred["relation"] == "none":
@@ -137,11 +170,21 @@ def _parents(registry: Any, digest: str) -> tuple[list[Parent], bool, list[str]]
                     licence=rec.predicate.get("license") if rec is not None else None,
                     detail=detail,
                     hub_id=rec.predicate.get("hub_id") if rec is not None else None,
+                    verifications=tuple(
+                        x.attribution for x in claim.verification_history if x.parent_sha256 == sha
+                    ),
+                    verifications_disagree=_disagree(claim.verification_history, sha),
                     provenance=Provenance(
                         "verified" if status == "verified" else "claimed", claim.ledger_index
                     ),
                 )
             )
+    findings += [
+        f"the logged verifications of the {p.relation} claim from {p.name} disagree: "
+        + "; ".join(p.verifications)
+        for p in parents
+        if p.verifications_disagree
+    ]
     return parents, scratch and not parents, findings
 
 

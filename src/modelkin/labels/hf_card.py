@@ -379,6 +379,7 @@ def _lineage_lines(label: Label) -> list[str]:
         )
     for p in lin.parents:
         lines.append(f"- **{_hub_ref(p.name, p.hub_id)}** ({p.relation}): {plain_verdict(p)}")
+        lines += [f"  - {v}" for v in p.verifications]
     lines += [f"- ⚠ {x}" for x in lin.conflicts]
     return lines
 

@@ -41,6 +41,7 @@ MAX_ROWS = 25
 STATUS_FILL = {
     "verified": "#0b6b2b",
     "contradicted": "#b00020",
+    "partly_supported": "#7a4f00",
     "unverifiable": "#7a4f00",
     "untested": "#7a4f00",
 }
@@ -288,6 +289,8 @@ def build_layout(label: Label) -> Layout:
             f"licence {p.licence or NOT_DECLARED}",
             indent=10,
         )
+        for text in p.verifications[-2:]:  # the latest two; the page and JSON list them all
+            b.note(text, indent=10, size=11)
     b._more(len(lin.parents), indent=10)
     if lin.licences:
         b.y += 16

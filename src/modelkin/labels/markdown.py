@@ -61,6 +61,8 @@ def render_markdown(label: Label) -> str:
                 f"{_cell(p.licence or NOT_DECLARED)} | {provenance_text(p.provenance)} | "
                 f"{_cell(plain_verdict(p))} |"
             )
+        out.append("")
+        out += [f"- {_cell(p.name)}: {_cell(v)}" for p in lin.parents for v in p.verifications]
     else:
         out.append("Parents: none, trained from scratch." if lin.from_scratch else
                    f"Parents: {NOT_DECLARED}.")  # fmt: skip

@@ -22,7 +22,7 @@ LABEL_VERSION = "1"
 LABEL_SCHEMA_ID = "https://modelkin.org/schemas/label/v1/schema.json"
 
 Status = Literal["verified", "claimed"]
-ParentStatus = Literal["verified", "contradicted", "unverifiable", "untested"]
+ParentStatus = Literal["verified", "partly_supported", "contradicted", "unverifiable", "untested"]
 ProofStatus = Literal["verified", "unverified", "absent"]
 MAX_LABEL_BYTES = 4 * 1024 * 1024
 
@@ -120,6 +120,10 @@ class Parent:
     provenance: Provenance = field(default_factory=Provenance)
     detail: str | None = None  # why forensics could not decide, or what it reported
     hub_id: str | None = None
+    #: "verified by V with engine E at ledger #N", one per logged verification of the claim
+    verifications: tuple[str, ...] = ()
+    #: the logged verifications of this claim reach different outcomes
+    verifications_disagree: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,8 @@ def label_to_dict(label: Label) -> dict[str, Any]:
                     "detail": p.detail,
                     "provenance": _prov(p.provenance),
                     "hub_id": p.hub_id,
+                    "verifications": list(p.verifications),
+                    "verifications_disagree": p.verifications_disagree,
                 }
                 for p in lin.parents
             ],
@@ -386,6 +392,8 @@ def label_from_dict(doc: Any, where: str = "label") -> Label:
                     detail=p.get("detail"),
                     provenance=_p(p["provenance"]),
                     hub_id=p.get("hub_id"),
+                    verifications=tuple(p.get("verifications") or ()),
+                    verifications_disagree=bool(p.get("verifications_disagree")),
                 )
                 for p in lin["parents"]
             ),

@@ -36,6 +36,14 @@ def submit_predicate(
     return registry.submit(sign_envelope(st, identity))
 
 
+def attest_claim(registry: Registry, identity: Identity, claim: str) -> Receipt:
+    """Check derivation claim ``claim`` with the installed forensic engine and publish the
+    result as ``identity``'s own signed verification statement (a third party's check: it
+    is shown as theirs and does not decide the claim's status, see :mod:`.verdicts`)."""
+    rid, pred = registry.verification_predicate(claim)
+    return submit_predicate(registry, identity, "verification", [("claim", rid)], pred)
+
+
 def register_identity(
     registry: Registry, identity: Identity, organisation: str | None = None
 ) -> Receipt:

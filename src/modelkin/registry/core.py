@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from modelkin.config import Home, default_db_url
@@ -41,9 +41,14 @@ from modelkin.registry.queries import RegistryQueries
 from modelkin.registry.replay import REPLAY_BATCH, replay_range
 from modelkin.registry.results import Receipt
 from modelkin.registry.store import apply
-from modelkin.registry.submission import LineageCheck, prepare
+from modelkin.registry.submission import prepare
 from modelkin.registry.svg import lineage_svg
+from modelkin.registry.verifier import existing_keyid, load_or_create
 from modelkin.registry.writer_lock import WriterLock
+from modelkin.statements.dsse import sign_envelope
+from modelkin.statements.identity import Identity
+from modelkin.statements.kinds import get_kind
+from modelkin.statements.statement import make_statement, subject
 
 __all__ = ["LEDGER_ORIGIN", "REPLAY_BATCH", "Registry", "checkpoint_size", "hex_prefix"]
 
@@ -66,6 +71,10 @@ class Registry(RegistryQueries):
         self.blobs = blobs
         self._lock = lock
         self._ledger: Any = None
+        #: check derivation claims at submission and log the operator's verification
+        self.auto_verify = True
+        keyid = existing_keyid(home)
+        self.trusted_verifiers = frozenset({keyid}) if keyid else frozenset()
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -154,7 +163,7 @@ class Registry(RegistryQueries):
                     f"registry has applied {start} entries but the ledger holds only {end} "
                     "(ledger rolled back?); run `modelkin registry rebuild` to trust the ledger",
                 )
-            replay_range(self.engine, self.ledger, self.blobs, start, end, self._lineage_check())
+            replay_range(self.engine, self.ledger, self.blobs, start, end)
             return end - start
 
     def rebuild(self) -> int:
@@ -186,7 +195,7 @@ class Registry(RegistryQueries):
         self.repair()
         received_at = _now()
         with self.engine.connect() as conn:
-            prepared = prepare(conn, self.blobs, envelope, received_at, self._lineage_check())
+            prepared = prepare(conn, self.blobs, envelope, received_at)
         leaf = encode_leaf(
             envelope,
             received_at,
@@ -200,6 +209,10 @@ class Registry(RegistryQueries):
         with self.engine.begin() as conn:
             apply(conn, prepared, result.index)
             set_applied(conn, result.index + 1)
+        followup = None
+        if self.auto_verify and prepared.kind.name == "derivation":
+            v = self._verify_locked(prepared.record_id)
+            followup = {"record_id": v.record_id, "ledger_index": v.ledger_index}
         return Receipt(
             record_id=prepared.record_id,
             kind=prepared.kind.name,
@@ -210,14 +223,67 @@ class Registry(RegistryQueries):
             checkpoint=result.checkpoint,
             received_at=received_at,
             warnings=prepared.warnings,
+            verification=followup,
         )
 
-    def _lineage_check(self) -> LineageCheck:
-        """Checks derivation claims against the weights (the forensic engine is imported
-        by :mod:`.verification` only when a claim needs it)."""
-        from modelkin.registry.verification import lineage_check
+    # ------------------------------------------------------------------ verification
+    def reverify(self, claim: str) -> Receipt:
+        """Check derivation claim ``claim`` (record id) again with the installed forensic
+        engine and log the operator's new verification statement; earlier ones stay in the
+        ledger and are shown beside it when they disagree."""
+        with self._lock.hold():
+            reopen = self.ledger_url is None
+            if reopen:
+                self._release_ledger()
+            try:
+                self.repair()
+                return self._verify_locked(self.record(claim, "derivation").id)
+            finally:
+                if reopen:
+                    self._release_ledger()
 
-        return lineage_check(self.blobs)
+    def verification_predicate(self, claim: str) -> tuple[str, dict[str, Any]]:
+        """(claim record id, verification predicate) for ``claim``, computed with the
+        installed forensic engine, for any verifier to sign (:mod:`.verification`)."""
+        from modelkin.registry.verification import verify_claim
+
+        rec = self.record(claim, "derivation")
+        with self.engine.connect() as conn:
+            pred = verify_claim(
+                conn,
+                self.blobs,
+                {"record": rec.id, "ledger_index": rec.ledger_index},
+                rec.predicate,
+            )
+        return rec.id, pred
+
+    def _verify_locked(self, claim_id: str) -> Receipt:
+        ident = self._verifier_locked()
+        rid, pred = self.verification_predicate(claim_id)
+        st = make_statement([subject("claim", rid)], get_kind("verification").predicate_type, pred)
+        return self._submit_locked(sign_envelope(st, ident))
+
+    def _verifier_locked(self) -> Identity:
+        """The operator's verifier identity, registered in the ledger on first use."""
+        ident = load_or_create(self.home)
+        self.trusted_verifiers = self.trusted_verifiers | {ident.keyid}
+        with self.engine.connect() as conn:
+            known = conn.execute(
+                select(t.identities.c.keyid).where(t.identities.c.keyid == ident.keyid)
+            ).first()
+        if known is None:
+            pred = {
+                "name": ident.name,
+                "algorithm": "ed25519",
+                "public_key": ident.public_key_pem,
+                "organisation": None,
+                "contact": None,
+            }
+            st = make_statement(
+                [subject(ident.name, ident.keyid)], get_kind("identity").predicate_type, pred
+            )
+            self._submit_locked(sign_envelope(st, ident))
+        return ident
 
     # ------------------------------------------------------------------ lineage
     def lineage(self, model: str, max_nodes: int = MAX_NODES) -> LineageGraph:
@@ -225,7 +291,7 @@ class Registry(RegistryQueries):
         digest = self._digest_of(model)
         with self._lock.hold():
             with self.engine.connect() as conn:
-                graph = build_graph(conn, digest, max_nodes)
+                graph = build_graph(conn, digest, max_nodes, self.trusted_verifiers)
             checkpoint = str(self.ledger.checkpoint())
             size = checkpoint_size(checkpoint)
             for e in graph.edges:

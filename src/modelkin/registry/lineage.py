@@ -14,7 +14,6 @@ walk stops at ``max_nodes`` so a huge graph cannot exhaust memory.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from modelkin.registry import tables as t
+from modelkin.registry.results import Verification
+from modelkin.registry.verdicts import current, from_row
 
 MAX_NODES = 2000
 #: relation of an edge found by forensics where the claim said "trained from scratch"
@@ -122,7 +123,12 @@ def _edges_touching(conn: Connection, key: str, forward: bool) -> list[Any]:
     return list(rows)
 
 
-def build_graph(conn: Connection, root_digest: str, max_nodes: int = MAX_NODES) -> LineageGraph:
+def build_graph(
+    conn: Connection,
+    root_digest: str,
+    max_nodes: int = MAX_NODES,
+    trusted: frozenset[str] = frozenset(),
+) -> LineageGraph:
     """Walk the edge table both ways from the model with ``root_digest``."""
     root = f"sha256:{root_digest}"
     roles: dict[str, str] = {root: "root"}
@@ -149,7 +155,7 @@ def build_graph(conn: Connection, root_digest: str, max_nodes: int = MAX_NODES) 
         GraphEdge(e.src, e.dst, e.relation, e.id, e.kind, e.ledger_index)
         for e in seen_edges.values()
     ]
-    _attach_verdicts(conn, edges)
+    edges = _attach_verdicts(conn, edges, trusted)
     return LineageGraph(root, nodes, edges, 0, "", truncated)
 
 
@@ -178,20 +184,34 @@ def _describe(conn: Connection, key: str, role: str) -> Node:
     return Node(key, row.kind, row.name, row.id, False, role)
 
 
-def _attach_verdicts(conn: Connection, edges: list[GraphEdge]) -> None:
+def _attach_verdicts(
+    conn: Connection, edges: list[GraphEdge], trusted: frozenset[str]
+) -> list[GraphEdge]:
+    """Put the current verdict (the trusted verifier's latest statement, :mod:`.verdicts`)
+    on each derivation edge; drop "undeclared" edges that it no longer supports."""
     ids = sorted({e.record_id for e in edges if e.record_kind == "derivation"})
     if not ids:
-        return
+        return edges
     rows = conn.execute(select(t.verifications).where(t.verifications.c.record_id.in_(ids))).all()
-    by_claim: dict[tuple[str, str | None], Any] = {}
-    scratch: dict[str, Any] = {}
+    history: dict[str, list[Verification]] = {}
     for row in rows:
-        by_claim[(row.record_id, row.parent_sha256)] = row
-        scratch.setdefault(row.record_id, row)
+        history.setdefault(row.record_id, []).append(from_row(row, {}))
+    by_claim: dict[tuple[str, str | None], Verification] = {}
+    scratch: dict[str, Verification] = {}
+    for claim, vs in history.items():
+        for v in current(vs, trusted):
+            by_claim[(claim, v.parent_sha256)] = v
+            scratch.setdefault(claim, v)
+    kept = []
     for e in edges:
         if e.record_kind != "derivation":
+            kept.append(e)
             continue
         found = by_claim.get((e.record_id, e.src[7:])) or scratch.get(e.record_id)
+        if e.relation == UNDECLARED and (found is None or found.verdict != "contradicted"):
+            continue  # a contradiction no trusted verifier (still) states
         if found is not None:
             e.verdict = found.verdict
-            e.verification = json.loads(found.detail_json)
+            e.verification = found.detail
+        kept.append(e)
+    return kept

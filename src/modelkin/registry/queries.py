@@ -17,12 +17,15 @@ from modelkin.errors import NotFoundError
 from modelkin.registry import tables as t
 from modelkin.registry.database import hex_prefix, is_hex
 from modelkin.registry.results import Record, Verification
+from modelkin.registry.verdicts import current, from_row
 
 
 class RegistryQueries:
     """Read-only queries over the registry tables."""
 
     engine: Engine
+    #: keyids whose verification statements decide a claim's status (:mod:`.verdicts`)
+    trusted_verifiers: frozenset[str] = frozenset()
 
     def records(self, kind: str | None = None, include_inactive: bool = False) -> list[Record]:
         """Records of ``kind`` (all kinds if None), newest last; active only by default."""
@@ -170,30 +173,23 @@ class RegistryQueries:
             .order_by(t.subjects.c.position)
         ):
             subs[s.record_id].append((s.name, s.sha256))
-        vers: dict[str, list[Verification]] = {i: [] for i in ids}
-        for v in conn.execute(
+        ver_rows = conn.execute(
             select(t.verifications)
             .where(t.verifications.c.record_id.in_(ids))
             .order_by(t.verifications.c.id)
-        ):
-            vers[v.record_id].append(
-                Verification(v.child_sha256, v.parent_sha256, v.verdict, json.loads(v.detail_json))
-            )
+        ).all()
+        verifiers = {json.loads(v.detail_json).get("verifier") for v in ver_rows}
+        ver_names = _identity_names(conn, sorted(k for k in verifiers if isinstance(k, str)))
+        vers: dict[str, list[Verification]] = {i: [] for i in ids}
+        for v in ver_rows:
+            vers[v.record_id].append(from_row(v, ver_names))
         refs: dict[str, list[str]] = {i: [] for i in ids}
         for e in conn.execute(select(t.edges).where(t.edges.c.record_id.in_(ids))):
             for end in (e.src, e.dst):
                 if end.startswith("sha256:"):
                     refs[e.record_id].append(end[7:])
         known = _known_artifacts(conn, {d for ds in refs.values() for d in ds})
-        signers = sorted({r.signer_keyid for r in rows})
-        names = {
-            r.keyid: r.name
-            for r in conn.execute(
-                select(t.identities.c.keyid, t.identities.c.name).where(
-                    t.identities.c.keyid.in_(signers)
-                )
-            )
-        }
+        names = _identity_names(conn, sorted({r.signer_keyid for r in rows}))
         return [
             Record(
                 id=r.id,
@@ -214,10 +210,24 @@ class RegistryQueries:
                 predicate=json.loads(r.predicate_json),
                 envelope=json.loads(r.envelope_json),
                 dangling=sorted({d for d in refs[r.id] if d not in known}),
-                verifications=vers[r.id],
+                verifications=current(vers[r.id], self.trusted_verifiers),
+                verification_history=vers[r.id],
             )
             for r in rows
         ]
+
+
+def _identity_names(conn: Connection, keyids: list[str]) -> dict[str, str]:
+    if not keyids:
+        return {}
+    return {
+        r.keyid: r.name
+        for r in conn.execute(
+            select(t.identities.c.keyid, t.identities.c.name).where(
+                t.identities.c.keyid.in_(keyids)
+            )
+        )
+    }
 
 
 def _known_artifacts(conn: Connection, digests: set[str]) -> set[str]:

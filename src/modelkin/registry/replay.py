@@ -1,7 +1,8 @@
 """Rebuilding the tables from the ledger, the source of truth.
 
 Every logged entry is re-admitted with the submission checks (:func:`.submission.prepare`:
-signature, schema, digests) and stored with :func:`.store.apply`, in batches of
+signature, schema, digests) and stored with :func:`.store.apply`; verdicts on lineage claims
+are logged statements too (``verification``), stored as they are: replay runs no forensics, in batches of
 :data:`REPLAY_BATCH` entries, each batch in one transaction with its ``applied_size`` mark:
 a crash mid-replay resumes where the mark says.
 """
@@ -17,7 +18,7 @@ from modelkin.registry.blobs import BlobStore
 from modelkin.registry.database import set_applied
 from modelkin.registry.leaf import decode_leaf
 from modelkin.registry.store import apply
-from modelkin.registry.submission import LineageCheck, prepare
+from modelkin.registry.submission import prepare
 
 REPLAY_BATCH = 256
 
@@ -28,7 +29,6 @@ def replay_range(
     blobs: BlobStore,
     start: int,
     end: int,
-    check_lineage: LineageCheck | None = None,
 ) -> None:
     """Apply ledger entries ``[start, end)`` to the tables."""
     for lo in range(start, end, REPLAY_BATCH):
@@ -36,7 +36,7 @@ def replay_range(
         entries = ledger.entries(lo, hi)
         with engine.begin() as conn:  # one transaction per batch, with its mark
             for index, data in zip(range(lo, hi), entries, strict=True):
-                replay_one(conn, blobs, index, data, check_lineage)
+                replay_one(conn, blobs, index, data)
             set_applied(conn, hi)
 
 
@@ -45,14 +45,13 @@ def replay_one(
     blobs: BlobStore,
     index: int,
     data: bytes,
-    check_lineage: LineageCheck | None = None,
 ) -> None:
     """Re-admit and store the statement logged at ``index`` (other leaves are skipped)."""
     leaf = decode_leaf(data, index, blobs)
     if leaf is None:  # not a registry statement: nothing to index
         return
     try:
-        prepared = prepare(conn, blobs, leaf.envelope, leaf.received_at, check_lineage)
+        prepared = prepare(conn, blobs, leaf.envelope, leaf.received_at)
     except ModelkinError as exc:
         raise LedgerError(
             f"ledger entry {index}", f"logged statement no longer verifies: {exc}"

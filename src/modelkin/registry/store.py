@@ -71,32 +71,8 @@ def apply(conn: Connection, p: Prepared, index: int) -> None:
                 for e in p.edges
             ],
         )
-    undeclared = [
-        {
-            "record_id": rid,
-            "src": f"sha256:{v.parent_sha256}",
-            "dst": f"sha256:{v.child_sha256}",
-            "relation": UNDECLARED,
-        }
-        for v in p.verifications
-        if v.verdict == "contradicted" and p.predicate.get("relation") == "none" and v.parent_sha256
-    ]
-    if undeclared:  # the weights say "derived from X": a real edge the claim denied
-        conn.execute(t.edges.insert(), undeclared)
-    if p.verifications:
-        conn.execute(
-            t.verifications.insert(),
-            [
-                {
-                    "record_id": rid,
-                    "child_sha256": v.child_sha256,
-                    "parent_sha256": v.parent_sha256,
-                    "verdict": v.verdict,
-                    "detail_json": json.dumps(v.detail, sort_keys=True, default=str),
-                }
-                for v in p.verifications
-            ],
-        )
+    if p.statement_kind == "verification":
+        _apply_verification(conn, p, index)
     if p.statement_kind == "identity":
         conn.execute(
             t.identities.insert().values(
@@ -124,3 +100,55 @@ def apply(conn: Connection, p: Prepared, index: int) -> None:
                 .where(t.identities.c.record_id == target.id)
                 .values(status="withdrawn")
             )
+
+
+def _apply_verification(conn: Connection, p: Prepared, index: int) -> None:
+    """Index a verification statement under the claim it checks: one row per checked pair,
+    with who verified, with which engine, at which ledger index (the statement itself is
+    the record; nothing is recomputed)."""
+    pred = p.predicate
+    claim = pred["claim"]["record"]
+    common = {
+        "statement": p.record_id,
+        "ledger_index": index,
+        "verifier": p.statement.signer_keyid,
+        "engine": pred["engine"],
+        "verified_at": pred["verified_at"],
+        "outcome": pred["outcome"],
+        "relation": pred["relation"],
+    }
+    if "scope" in pred:
+        common["scope"] = pred["scope"]
+    rows = []
+    for r in pred["results"]:
+        detail = dict(
+            common,
+            reason=r["reason"],
+            forensic_verdict=r.get("verdict_class"),
+            p_value=r.get("p_value"),
+            evidence=r.get("evidence"),
+        )
+        parent = r["parent"]["sha256"] if r.get("parent") else None
+        rows.append(
+            {
+                "record_id": claim,
+                "child_sha256": r["child"]["sha256"],
+                "parent_sha256": parent,
+                "verdict": r["outcome"],
+                "detail_json": json.dumps(detail, sort_keys=True, default=str),
+            }
+        )
+    conn.execute(t.verifications.insert(), rows)
+    undeclared = [
+        {
+            "record_id": claim,
+            "src": f"sha256:{row['parent_sha256']}",
+            "dst": f"sha256:{row['child_sha256']}",
+            "relation": UNDECLARED,
+        }
+        for row in rows
+        if row["verdict"] == "contradicted" and pred["relation"] == "none" and row["parent_sha256"]
+    ]
+    if undeclared:  # "the weights say derived from X": an edge the claim denied (shown in the
+        # graph only while the trusted verifier's latest statement says so, see .lineage)
+        conn.execute(t.edges.insert(), undeclared)

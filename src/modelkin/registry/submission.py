@@ -7,13 +7,13 @@ withdrawal targets. What it returns (:class:`Prepared`) is what :mod:`.store` wr
 the ledger has accepted the entry. Replay runs the same checks on every logged statement,
 so a table can only ever hold what a fresh submission would have admitted.
 
-Nothing here imports the forensic engine; lineage checks are passed in (``check_lineage``).
+Nothing here imports the forensic engine: a lineage claim's check arrives as its own signed
+``verification`` statement (:mod:`.verification` makes them), admitted here like any other.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,6 @@ from modelkin.errors import StatementError
 from modelkin.registry import tables as t
 from modelkin.registry.blobs import BlobStore
 from modelkin.registry.checks import Hit, run_check
-from modelkin.registry.results import Verification
 from modelkin.statements.dsse import envelope_payload, verify_envelope
 from modelkin.statements.identity import PublicIdentity, keyid_of, load_public_key_pem
 from modelkin.statements.kinds import CONTROL_KINDS, Edge, Kind, get_kind, kind_for_predicate_type
@@ -45,15 +44,10 @@ class Prepared:
     received_at: str
     target: Row[Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    verifications: list[Verification] = field(default_factory=list)
 
     @property
     def record_id(self) -> str:
         return self.statement.digest
-
-
-#: fills ``Prepared.verifications`` for a lineage claim (or leaves it empty)
-LineageCheck = Callable[[Connection, Prepared], None]
 
 
 class ConnLookup:
@@ -107,7 +101,6 @@ def prepare(
     blobs: BlobStore,
     envelope: dict[str, Any],
     received_at: str,
-    check_lineage: LineageCheck | None = None,
 ) -> Prepared:
     """Verify and check ``envelope`` against the current tables (read only)."""
     where = "envelope"
@@ -126,26 +119,67 @@ def prepare(
     kind.validate(st.predicate, where)
     lookup = ConnLookup(conn, blobs)
     if kind.name in CONTROL_KINDS:
-        prepared = _prepare_control(conn, envelope, st, kind, received_at, lookup, where)
+        return _prepare_control(conn, envelope, st, kind, received_at, lookup, where)
+    if kind.name == "verification":
+        warnings = _check_verification(conn, st, lookup, where)
     else:
         warnings = run_check(kind.name, st, st.predicate, lookup, where)
-        if kind.name == "identity":
-            _check_identity(conn, st, where)
-        subjects = list(st.subjects)
-        prepared = Prepared(
-            envelope=envelope,
-            statement=st,
-            kind=kind,
-            statement_kind=kind.name,
-            predicate=st.predicate,
-            subjects=subjects,
-            edges=kind.edges(st.predicate, [d for _, d in subjects]),
-            received_at=received_at,
-            warnings=warnings,
+    if kind.name == "identity":
+        _check_identity(conn, st, where)
+    subjects = list(st.subjects)
+    return Prepared(
+        envelope=envelope,
+        statement=st,
+        kind=kind,
+        statement_kind=kind.name,
+        predicate=st.predicate,
+        subjects=subjects,
+        edges=kind.edges(st.predicate, [d for _, d in subjects]),
+        received_at=received_at,
+        warnings=warnings,
+    )
+
+
+def _check_verification(
+    conn: Connection, st: Statement, lookup: ConnLookup, where: str
+) -> list[str]:
+    """A verification must be about a derivation claim in the registry, at its ledger index,
+    and speak only of that claim's child and parents (or, for "trained from scratch", of
+    registered models). The verdict itself is the verifier's word, signed and logged."""
+    p = st.predicate
+    claim_id = p["claim"]["record"]
+    if st.subject_digests != [claim_id]:
+        raise StatementError(where, "subject must be the checked claim's statement digest")
+    claim = conn.execute(
+        select(t.records.c.kind, t.records.c.ledger_index, t.records.c.predicate_json).where(
+            t.records.c.id == claim_id
         )
-    if check_lineage is not None and prepared.statement_kind != "withdrawal":
-        check_lineage(conn, prepared)
-    return prepared
+    ).first()
+    if claim is None or claim.kind != "derivation":
+        raise StatementError(where, f"claim {claim_id} is not a derivation in the registry")
+    if claim.ledger_index != p["claim"]["ledger_index"]:
+        raise StatementError(
+            where,
+            f"claim is at ledger index {claim.ledger_index}, not {p['claim']['ledger_index']}",
+        )
+    cp = json.loads(claim.predicate_json)
+    if p["relation"] != cp["relation"]:
+        raise StatementError(
+            where, f"the claim's relation is {cp['relation']}, not {p['relation']}"
+        )
+    parents = {x["sha256"] for x in cp["parents"]}
+    warnings = []
+    for r in p["results"]:
+        if r["child"]["sha256"] != cp["child"]["sha256"]:
+            raise StatementError(where, "a result's child is not the claim's child")
+        parent = (r.get("parent") or {}).get("sha256")
+        if cp["relation"] != "none" and parent not in parents:
+            raise StatementError(where, "a result's parent is not one of the claim's parents")
+        if cp["relation"] == "none" and parent and not lookup.by_subject(parent, ("model",)):
+            raise StatementError(where, f"related model {parent} is not a registered model")
+        if r.get("evidence") and not lookup.has_blob(r["evidence"]):
+            warnings.append(f"evidence report {r['evidence']} not in the blob store")
+    return warnings
 
 
 def _trusted_keys(

@@ -183,6 +183,7 @@ for _k in (
     Kind("amendment"),
     Kind("withdrawal"),
     Kind("work", node="record", edges=_work_edges),
+    Kind("verification"),
 ):
     register_kind(_k)
 
