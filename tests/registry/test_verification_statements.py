@@ -242,3 +242,22 @@ def test_identity_named_like_the_verifier_cannot_block_it(
     _three(reg, alice, tmp_path)
     claim = register_derivation(reg, alice, child="tuned", parents=["base"], relation="finetune")
     assert [v.verdict for v in reg.record(claim.record_id).verifications] == ["verified"]
+
+
+def test_submission_replay_and_queries_import_no_forensics() -> None:
+    """Issue 18's split: only :mod:`modelkin.registry.verification` may need the engine."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import modelkin.registry\n"
+        "import modelkin.registry.core, modelkin.registry.replay, modelkin.registry.queries\n"
+        "import modelkin.registry.submission, modelkin.registry.store, modelkin.registry.pages\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('modelkin.forensics',"
+        " 'modelkin.fingerprint', 'modelkin.registry.verification')))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == "[]"
