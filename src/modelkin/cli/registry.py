@@ -460,7 +460,8 @@ def _register(app: typer.Typer) -> None:
         if not as_json:
             for v in rec.verifications:
                 typer.echo(
-                    f"{v.attribution} (parent {v.parent_sha256 or '-'}): {v.detail.get('reason', '')}"
+                    f"verdict: {v.verdict} (parent {v.parent_sha256 or '-'}): "
+                    f"{v.detail.get('reason', '')} [{v.attribution}]"
                 )
 
     @reg_app.command("product")
