@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from modelkin.config import Home, default_db_url
-from modelkin.errors import LedgerError, NotFoundError
+from modelkin.errors import LedgerError, ModelkinError, NotFoundError
 from modelkin.registry import tables as t
 from modelkin.registry.blobs import BlobStore
 from modelkin.registry.database import (
@@ -209,10 +209,13 @@ class Registry(RegistryQueries):
         with self.engine.begin() as conn:
             apply(conn, prepared, result.index)
             set_applied(conn, result.index + 1)
-        followup = None
+        followup, warnings = None, list(prepared.warnings)
         if self.auto_verify and prepared.kind.name == "derivation":
-            v = self._verify_locked(prepared.record_id)
-            followup = {"record_id": v.record_id, "ledger_index": v.ledger_index}
+            try:  # the claim is logged: a failed check must not read as a refused claim
+                v = self._verify_locked(prepared.record_id)
+                followup = {"record_id": v.record_id, "ledger_index": v.ledger_index}
+            except ModelkinError as exc:
+                warnings.append(f"claim logged, but its verification was not: {exc}")
         return Receipt(
             record_id=prepared.record_id,
             kind=prepared.kind.name,
@@ -222,7 +225,7 @@ class Registry(RegistryQueries):
             inclusion_proof=[bytes(h).hex() for h in result.inclusion_proof],
             checkpoint=result.checkpoint,
             received_at=received_at,
-            warnings=prepared.warnings,
+            warnings=warnings,
             verification=followup,
         )
 

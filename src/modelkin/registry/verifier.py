@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelkin.config import Home
+from modelkin.errors import ModelkinError
 from modelkin.statements.identity import Identity
 
 
@@ -32,5 +33,10 @@ def load_or_create(home: Home) -> Identity:
     fresh = Identity.generate("verifier")
     ident = Identity(f"verifier-{fresh.keyid[:16]}", fresh.public_key, fresh.private_key)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    ident.save(path)
+    try:
+        ident.save(path)
+    except ModelkinError:
+        if not path.exists():
+            raise
+        return Identity.load(path)  # another process sharing this home made it first
     return ident

@@ -59,7 +59,10 @@ def _status(state: ServerState) -> dict[str, Any]:
 def home(request: Request, state: State) -> HTMLResponse:
     """Ledger status, counts per kind and the newest records: bounded queries only."""
     recent = pages.records_page(
-        state.registry, newest_first=True, limit=RECENT, exclude_kinds=("identity",)
+        state.registry,
+        newest_first=True,
+        limit=RECENT,
+        exclude_kinds=("identity", "verification"),  # shown with the claims they check
     ).items
     return page(
         request, "home.html", ledger=_status(state), recent=recent, counts=state.kind_counts()
