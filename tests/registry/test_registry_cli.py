@@ -170,7 +170,8 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str], db_url: st
     code, out, _ = _run(capsys, "registry", "list", "--all", *h)
     assert "[amended]" in out
     code, out, _ = _run(capsys, "registry", "rebuild", *h)
-    assert code == 0 and "replayed 8 ledger entries into 8 records" in out
+    # 8 statements, the registry's verifier identity and its verification of the claim
+    assert code == 0 and "replayed 10 ledger entries into 10 records" in out
     # errors: one line, exit 2, no traceback
     code, out, err = _run(
         capsys,

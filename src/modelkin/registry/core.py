@@ -73,8 +73,7 @@ class Registry(RegistryQueries):
         self._ledger: Any = None
         #: check derivation claims at submission and log the operator's verification
         self.auto_verify = True
-        keyid = existing_keyid(home)
-        self.trusted_verifiers = frozenset({keyid}) if keyid else frozenset()
+        self._trusted: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -230,6 +229,16 @@ class Registry(RegistryQueries):
         )
 
     # ------------------------------------------------------------------ verification
+    @property
+    def trusted_verifiers(self) -> frozenset[str]:
+        """The operator's verifier key (read once it exists: another process sharing this
+        home may create it after this registry was opened)."""
+        if not self._trusted:
+            keyid = existing_keyid(self.home)
+            if keyid is not None:
+                self._trusted = frozenset({keyid})
+        return self._trusted
+
     def reverify(self, claim: str) -> Receipt:
         """Check derivation claim ``claim`` (record id) again with the installed forensic
         engine and log the operator's new verification statement; earlier ones stay in the
@@ -269,7 +278,7 @@ class Registry(RegistryQueries):
     def _verifier_locked(self) -> Identity:
         """The operator's verifier identity, registered in the ledger on first use."""
         ident = load_or_create(self.home)
-        self.trusted_verifiers = self.trusted_verifiers | {ident.keyid}
+        self._trusted = frozenset({ident.keyid})
         with self.engine.connect() as conn:
             known = conn.execute(
                 select(t.identities.c.keyid).where(t.identities.c.keyid == ident.keyid)

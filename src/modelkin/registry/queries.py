@@ -24,8 +24,11 @@ class RegistryQueries:
     """Read-only queries over the registry tables."""
 
     engine: Engine
-    #: keyids whose verification statements decide a claim's status (:mod:`.verdicts`)
-    trusted_verifiers: frozenset[str] = frozenset()
+
+    @property
+    def trusted_verifiers(self) -> frozenset[str]:
+        """Keyids whose verification statements decide a claim's status (:mod:`.verdicts`)."""
+        return frozenset()
 
     def records(self, kind: str | None = None, include_inactive: bool = False) -> list[Record]:
         """Records of ``kind`` (all kinds if None), newest last; active only by default."""
