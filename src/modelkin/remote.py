@@ -94,15 +94,19 @@ def record_from_dict(d: dict[str, Any]) -> Record:
         predicate=d.get("predicate") or {},
         envelope=d.get("envelope") or {},
         dangling=list(d.get("dangling") or []),
-        verifications=[
-            Verification(
-                child_sha256=v["child_sha256"],
-                parent_sha256=v.get("parent_sha256"),
-                verdict=v["verdict"],
-                detail=v.get("detail") or {},
-            )
-            for v in d.get("verifications") or []
-        ],
+        verifications=[_verification(v) for v in d.get("verifications") or []],
+        verification_history=[_verification(v) for v in d.get("verification_history") or []],
+    )
+
+
+def _verification(v: dict[str, Any]) -> Verification:
+    """A verification as the server's JSON gives it (who signed it included)."""
+    return Verification(
+        child_sha256=v["child_sha256"],
+        parent_sha256=v.get("parent_sha256"),
+        verdict=v["verdict"],
+        detail=v.get("detail") or {},
+        verifier_name=(v.get("verifier") or {}).get("name"),
     )
 
 
