@@ -164,3 +164,35 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
         T.permute(tmp_path / "m", tmp_path / "o")
     with pytest.raises(ModelkinError, match="quantization"):
         T.quantize_roundtrip(tmp_path / "m", tmp_path / "o", "q2")
+
+
+def test_rotate_preserves_llama_logits(llama_dir: Path, tmp_path: Path) -> None:
+    """SliceGPT's computational invariance: norms folded, one orthogonal Q everywhere."""
+    r = T.rotate(llama_dir, tmp_path / "r", seed=3)
+    before, after = _tensors(llama_dir), _tensors(r)
+    e0, e1 = before["model.embed_tokens.weight"], after["model.embed_tokens.weight"]
+    assert not np.allclose(e0, e1)
+    # a rotation keeps every token's norm and the Gram matrix, not the coordinates
+    np.testing.assert_allclose(e1 @ e1.T, e0 @ e0.T, atol=1e-4)
+    assert np.all(after["model.layers.0.input_layernorm.weight"] == 1.0)
+    np.testing.assert_allclose(_out(r), _out(llama_dir), atol=1e-4)
+
+
+def test_width_prune_shapes_and_runs(llama_dir: Path, bert_dir: Path, tmp_path: Path) -> None:
+    # TINY_LLAMA: hidden 32, 4 heads of 8 in 2 kv groups, 64 MLP units
+    p = T.width_prune(llama_dir, tmp_path / "l", hidden=16, intermediate=40, kv_groups=1)
+    cfg = json.loads((p / "config.json").read_text())
+    assert (cfg["hidden_size"], cfg["intermediate_size"]) == (16, 40)
+    assert (cfg["num_attention_heads"], cfg["num_key_value_heads"]) == (2, 1)
+    w, w0 = _tensors(p), _tensors(llama_dir)
+    up = w["model.layers.0.mlp.up_proj.weight"]
+    assert up.shape == (40, 16)
+    # survivors are the parent's own rows and columns, in their original order
+    e, e0 = w["model.embed_tokens.weight"], w0["model.embed_tokens.weight"]
+    cols = [int(np.flatnonzero((e0 == e[:, [j]]).all(axis=0))[0]) for j in range(e.shape[1])]
+    assert cols == sorted(cols) and len(set(cols)) == 16
+    assert _out(p).shape[-1] == cfg["vocab_size"]
+    b = T.width_prune(bert_dir, tmp_path / "b", hidden=24, intermediate=48, kv_groups=3)
+    assert _out(b).shape[-1] == 24
+    with pytest.raises(ModelkinError, match="head dimension"):
+        T.width_prune(llama_dir, tmp_path / "x", hidden=20)

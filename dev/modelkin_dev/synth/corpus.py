@@ -490,4 +490,87 @@ def build(
             "two different derivatives of one model",
             "transform",
         )
+    _width_and_rotation(root, add, say, L0, L1, m6)
     return cases
+
+
+#: Width pruning of the corpus' tiny llama (hidden 64 = 4 heads of 16 in 2 kv groups):
+#: one kv group, a quarter of the MLP units; and of MiniLM-L6 (12 heads of 32).
+LLAMA_PRUNE = {"hidden": 32, "intermediate": 96, "kv_groups": 1}
+MINILM_PRUNE = {"hidden": 320, "intermediate": 1024, "kv_groups": 10}
+HEAL_STEPS = 150
+
+
+def _width_and_rotation(
+    root: Path,
+    add: Callable[[str, Path, Path, bool, str, str, str], None],
+    say: Progress,
+    L0: Path,
+    L1: Path,
+    m6: Path,
+) -> None:
+    """Issue 19 (findings 2 and 3): width-pruned (Minitron-style, with and without depth
+    pruning and a healing fine-tune) and rotated (SliceGPT-style) derivatives, and the
+    same transforms applied to an independent model as controls."""
+    say("width pruning and rotating tiny llama and minilm-l6")
+    d = root / "surgery"
+    wp = _made(d / "l0-wp", lambda o: T.width_prune(L0, o, **LLAMA_PRUNE))
+    wpd = _made(d / "l0-wp-depth", lambda o: T.select_layers(wp, o, [0, 2, 3]))
+    rot = _made(d / "l0-rot", lambda o: T.rotate(L0, o, seed=5))
+    pos: dict[str, tuple[Path, str]] = {
+        "width-pruned": (wp, "hidden 64->32, heads 4->2, MLP 128->96 by importance"),
+        "width+depth-pruned": (wpd, "width-pruned, then layer 1 of 4 removed"),
+        "width-pruned+healed": (
+            train.heal(wp, steps=HEAL_STEPS).model,
+            f"width-pruned, healed by {HEAL_STEPS} steps of training",
+        ),
+        "width+depth+healed": (
+            train.heal(wpd, steps=HEAL_STEPS).model,
+            f"width+depth-pruned, healed by {HEAL_STEPS} steps",
+        ),
+        "rotated": (rot, "residual stream rotated (norms folded, Haar-random Q)"),
+        "rotated+ft": (
+            train.heal(rot, steps=HEAL_STEPS).model,
+            f"rotated, then {HEAL_STEPS} steps of training",
+        ),
+    }
+    for name, (path, kind) in pos.items():
+        add(f"llama-{name}~seed0", path, L0, True, "derived_surgery", kind, "transform")
+    l1_wp = _made(d / "l1-wp", lambda o: T.width_prune(L1, o, **LLAMA_PRUNE))
+    l1_rot = _made(d / "l1-rot", lambda o: T.rotate(L1, o, seed=6))
+    for cid, s_, c_, kind in (
+        ("llama-seed1-width-pruned~seed0", l1_wp, L0, "width-pruned seed1 vs seed0"),
+        ("llama-seed1-rotated~seed0", l1_rot, L0, "rotated seed1 vs seed0"),
+        ("llama-rotated~seed1", rot, L1, "rotated seed0 vs seed1"),
+    ):
+        add(cid, s_, c_, False, "unrelated", kind, "transform")
+    m_wp = _made(d / "m6-wp", lambda o: T.width_prune(m6, o, **MINILM_PRUNE))
+    m_pos = {
+        "width-pruned": (m_wp, "hidden 384->320, heads 12->10, MLP 1536->1024"),
+        "width+depth+noise": (
+            _made(
+                d / "m6-wpd",
+                lambda o: T.compose(
+                    m_wp,
+                    o,
+                    [(T.select_layers, {"order": [0, 2, 4, 5]}), (T.add_noise, {"scale": 0.02})],
+                ),
+            ),
+            "width-pruned, 2 of 6 layers removed, 2% noise (healing stand-in)",
+        ),
+        "rotated": (
+            _made(d / "m6-rot", lambda o: T.rotate(m6, o, seed=3)),
+            "weights rotated by a Haar-random Q (post-LN: not function-preserving)",
+        ),
+        "rotated+noise": (
+            _made(
+                d / "m6-rotn",
+                lambda o: T.compose(
+                    m6, o, [(T.rotate, {"seed": 3}), (T.add_noise, {"scale": 0.02})]
+                ),
+            ),
+            "rotated, then 2% noise",
+        ),
+    }
+    for name, (path, kind) in m_pos.items():
+        add(f"minilm6-{name}~minilm6", path, m6, True, "derived_surgery", kind, "transform")

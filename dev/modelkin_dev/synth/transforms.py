@@ -326,3 +326,226 @@ def compose(src: Path, out: Path, steps: Sequence[Step]) -> Path:
                 shutil.rmtree(nxt)
             cur = fn(cur, nxt, **kwargs)
     return cur
+
+
+# -- width pruning -----------------------------------------------------------------------
+
+
+def _keep(score: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest scores, in their original order (pruning keeps the
+    survivors where they were, as Minitron and LLM-Pruner do)."""
+    return np.sort(np.argsort(-score, kind="stable")[:n])
+
+
+def _residual_plan(spec: Spec) -> dict[str, str]:
+    """How each tensor touches the residual stream: ``"cols"`` (reads it: embeddings,
+    input projections), ``"rows"`` (writes it: output projections), ``"vec"`` (a
+    residual-indexed vector: norms, output biases); absent: untouched."""
+    if isinstance(spec, LlamaSpec):
+        return {
+            "model.embed_tokens.weight": "cols",
+            "lm_head.weight": "cols",
+            "model.norm.weight": "vec",
+            "self_attn.q_proj.weight": "cols",
+            "self_attn.k_proj.weight": "cols",
+            "self_attn.v_proj.weight": "cols",
+            "self_attn.o_proj.weight": "rows",
+            "mlp.gate_proj.weight": "cols",
+            "mlp.up_proj.weight": "cols",
+            "mlp.down_proj.weight": "rows",
+            "input_layernorm.weight": "vec",
+            "post_attention_layernorm.weight": "vec",
+        }
+    return {
+        "embeddings.word_embeddings.weight": "cols",
+        "embeddings.position_embeddings.weight": "cols",
+        "embeddings.token_type_embeddings.weight": "cols",
+        "embeddings.LayerNorm.weight": "vec",
+        "embeddings.LayerNorm.bias": "vec",
+        "pooler.dense.weight": "cols",
+        "attention.self.query.weight": "cols",
+        "attention.self.key.weight": "cols",
+        "attention.self.value.weight": "cols",
+        "attention.output.dense.weight": "rows",
+        "attention.output.dense.bias": "vec",
+        "attention.output.LayerNorm.weight": "vec",
+        "attention.output.LayerNorm.bias": "vec",
+        "intermediate.dense.weight": "cols",
+        "output.dense.weight": "rows",
+        "output.dense.bias": "vec",
+        "output.LayerNorm.weight": "vec",
+        "output.LayerNorm.bias": "vec",
+    }
+
+
+#: Tensors whose rows are MLP units (and biases indexed by unit).
+_UNIT_ROWS = (
+    "mlp.up_proj.weight",
+    "mlp.gate_proj.weight",
+    "intermediate.dense.weight",
+    "intermediate.dense.bias",
+)
+
+
+def _tensors(src: Path) -> dict[str, np.ndarray]:
+    return {n: a.astype(np.float32) if _is_float(a) else a for n, a in hfdir.iter_tensors(src)}
+
+
+def width_prune(
+    src: Path,
+    out: Path,
+    *,
+    hidden: int | None = None,
+    intermediate: int | None = None,
+    kv_groups: int | None = None,
+) -> Path:
+    """Width pruning by importance (Minitron / LLM-Pruner style, weight-magnitude
+    importance): keep the ``hidden`` residual dimensions, ``intermediate`` MLP units per
+    layer and ``kv_groups`` attention groups (llama: key/value heads with their query
+    heads; BERT: heads) that score highest, in their original order. The head dimension
+    is kept, so ``hidden / heads`` stays the same (``hidden`` must then be a multiple of
+    it). Scores: a hidden dimension by the summed squared weights it carries in every
+    matrix that reads or writes the residual stream (each matrix normalised), a unit by
+    ``|up| |down|`` (times ``|gate|``), a head by ``|W_v,h| |W_o,h|``. No healing here:
+    follow with :func:`modelkin_dev.synth.train.heal` or :func:`add_noise`."""
+    _, spec = _spec(src)
+    w = _tensors(src)
+    llama = isinstance(spec, LlamaSpec)
+    plan = _residual_plan(spec)
+    hd = spec.head_dim
+    nh = spec.num_attention_heads
+    nkv = spec.num_key_value_heads if isinstance(spec, LlamaSpec) else nh
+    group = nh // nkv
+    new_hidden = hidden or spec.hidden_size
+    new_groups = kv_groups or nkv
+    if not 0 < new_hidden <= spec.hidden_size or not 0 < new_groups <= nkv:
+        raise ModelkinError(src, "width_prune: sizes must be positive and at most the original")
+    if new_hidden % hd or new_hidden // hd != new_groups * group:
+        raise ModelkinError(
+            src,
+            f"width_prune: hidden {new_hidden} must equal kept heads x head_dim "
+            f"({new_groups * group} x {hd}) so that the head dimension is kept",
+        )
+    new_units = intermediate or spec.intermediate_size
+    score = np.zeros(spec.hidden_size)
+    for name, a in w.items():
+        how = plan.get(_layer_of(name)[1])
+        if how in ("cols", "rows") and a.ndim == 2:
+            sq = np.square(a.astype(np.float64)).sum(axis=0 if how == "cols" else 1)
+            score += sq / max(float(sq.sum()), 1e-30)
+    keep_h = _keep(score, new_hidden)
+    layers = {n for n in (_layer_of(k)[0] for k in w) if n is not None}
+    keep_u: dict[int, np.ndarray] = {}
+    keep_q: dict[int, np.ndarray] = {}
+    keep_kv: dict[int, np.ndarray] = {}
+    for i in layers:
+        p = f"model.layers.{i}." if llama else f"encoder.layer.{i}."
+        if llama:
+            up, down = w[p + "mlp.up_proj.weight"], w[p + "mlp.down_proj.weight"]
+            us = np.linalg.norm(up, axis=1) * np.linalg.norm(down, axis=0)
+            us *= np.linalg.norm(w[p + "mlp.gate_proj.weight"], axis=1)
+            v, o = w[p + "self_attn.v_proj.weight"], w[p + "self_attn.o_proj.weight"]
+        else:
+            up, down = w[p + "intermediate.dense.weight"], w[p + "output.dense.weight"]
+            us = np.linalg.norm(up, axis=1) * np.linalg.norm(down, axis=0)
+            v, o = w[p + "attention.self.value.weight"], w[p + "attention.output.dense.weight"]
+        keep_u[i] = _keep(us, new_units)
+        vs = np.linalg.norm(v.reshape(nkv, hd, -1), axis=(1, 2))
+        os_ = np.linalg.norm(o.reshape(o.shape[0], nh, hd), axis=(0, 2)).reshape(nkv, group)
+        kv = _keep(vs * os_.sum(axis=1), new_groups)
+        keep_kv[i] = _head_rows(kv, hd)
+        keep_q[i] = _head_rows(np.array([g * group + j for g in kv for j in range(group)]), hd)
+
+    def fn(name: str, arr: np.ndarray) -> Iterator[Tensor]:
+        layer, rest = _layer_of(name)
+        a = w[name]
+        how = plan.get(rest)
+        if how == "cols" and a.ndim == 2:
+            a = a[:, keep_h]
+        elif how in ("rows", "vec"):  # rows of an output matrix, or a residual vector
+            a = a[keep_h]
+        if layer is not None:
+            u, q, kv = keep_u[layer], keep_q[layer], keep_kv[layer]
+            if rest in _UNIT_ROWS:
+                a = a[u]
+            elif rest in ("mlp.down_proj.weight", "output.dense.weight"):
+                a = a[:, u]
+            elif rest == "self_attn.q_proj.weight" or (
+                not llama and rest.startswith("attention.self.")
+            ):
+                a = a[q]
+            elif rest in ("self_attn.k_proj.weight", "self_attn.v_proj.weight"):
+                a = a[kv]
+            elif rest in ("self_attn.o_proj.weight", "attention.output.dense.weight"):
+                a = a[:, q]
+        yield name, np.ascontiguousarray(a.astype(arr.dtype))
+
+    update: dict[str, Any] = {
+        "hidden_size": new_hidden,
+        "intermediate_size": new_units,
+        "num_attention_heads": new_groups * group,
+    }
+    if llama:
+        update |= {"num_key_value_heads": new_groups, "head_dim": hd}
+    return _rewrite(src, out, fn, update)
+
+
+# -- rotation ----------------------------------------------------------------------------
+
+
+def _orthogonal(n: int, seed: int) -> np.ndarray:
+    """A Haar-random orthogonal matrix (QR of a Gaussian, signs fixed; Mezzadri 2007)."""
+    g = _rng(seed, "rotation").standard_normal((n, n))
+    q, r = np.linalg.qr(g)
+    return np.asarray(q * np.sign(np.diag(r))[None, :])
+
+
+def rotate(src: Path, out: Path, seed: int = 0) -> Path:
+    """Rotate the residual stream by one random orthogonal matrix ``Q`` (SliceGPT /
+    QuaRot "computational invariance").
+
+    llama (pre-RMSNorm): every norm scale is first folded into the matrices that read its
+    output (q/k/v, gate/up, lm_head) and set to 1; then every matrix that reads the
+    residual stream becomes ``W Q`` and every one that writes it ``Q^T W``. RMSNorm
+    commutes with ``Q``, so the logits are unchanged (up to float rounding).
+    BERT (post-LayerNorm) admits no exact rotation (LayerNorm centres and scales per
+    dimension): the same weight rotation is applied, the LayerNorm vectors kept -- a
+    weight obfuscation that changes the function, as a copier hiding a model would."""
+    _, spec = _spec(src)
+    w = _tensors(src)
+    q = _orthogonal(spec.hidden_size, seed).astype(np.float64)
+    llama = isinstance(spec, LlamaSpec)
+    plan = _residual_plan(spec)
+    if llama:
+        folds = {
+            "input_layernorm.weight": (
+                "self_attn.q_proj.weight",
+                "self_attn.k_proj.weight",
+                "self_attn.v_proj.weight",
+            ),
+            "post_attention_layernorm.weight": ("mlp.gate_proj.weight", "mlp.up_proj.weight"),
+        }
+        for name in list(w):
+            layer, rest = _layer_of(name)
+            if rest in folds and layer is not None:
+                g = w[name].astype(np.float64)
+                for t in folds[rest]:
+                    key = f"model.layers.{layer}.{t}"
+                    w[key] = (w[key] * g[None, :]).astype(np.float32)
+                w[name] = np.ones_like(w[name])
+        g = w["model.norm.weight"].astype(np.float64)
+        w["lm_head.weight"] = (w["lm_head.weight"] * g[None, :]).astype(np.float32)
+        w["model.norm.weight"] = np.ones_like(w["model.norm.weight"])
+
+    def fn(name: str, arr: np.ndarray) -> Iterator[Tensor]:
+        how = plan.get(_layer_of(name)[1])
+        a = w[name].astype(np.float64)
+        if how == "cols" and a.ndim == 2:
+            a = a @ q
+        elif how == "rows" and a.ndim == 2:
+            a = q.T @ a
+        elif how == "vec" and name.endswith(".bias") and "LayerNorm" not in name:
+            a = a @ q  # an output bias is a residual-stream vector
+        yield name, np.ascontiguousarray(a.astype(arr.dtype))
+
+    return _rewrite(src, out, fn)

@@ -34,7 +34,18 @@ DISTINCT_BEST = 0.9
 
 
 def _shared_rows(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray] | None:
-    """Embedding rows of the tokens both fingerprints stored, in the same order."""
+    """Embedding rows of the tokens both fingerprints stored, in the same order (same
+    hidden width only)."""
+    rows = shared_token_rows(s, c)
+    if rows is None or rows[0].shape[1] != rows[1].shape[1]:
+        return None
+    return rows
+
+
+def shared_token_rows(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray] | None:
+    """Embedding rows of the tokens both fingerprints stored, in the same order; the two
+    widths may differ (pruned or sliced hidden size). None below
+    :data:`MIN_SHARED_TOKENS` shared tokens."""
     if not s.tokens or not c.tokens:
         return None
     hs, hc = s.tokens.get("hashes"), c.tokens.get("hashes")
@@ -46,13 +57,14 @@ def _shared_rows(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, np.ndarray
         return None
     where = {h: i for i, h in enumerate(hc)}
     pairs = [(i, where[h]) for i, h in enumerate(hs) if h in where]
-    if len(pairs) < MIN_SHARED_TOKENS or rs.shape[1] != rc.shape[1]:
+    if len(pairs) < MIN_SHARED_TOKENS:
         return None
     i_s, i_c = (np.array(x) for x in zip(*pairs, strict=True))
     return rs[i_s].astype(np.float64), rc[i_c].astype(np.float64)
 
 
-def _zcols(x: np.ndarray) -> np.ndarray:
+def zcols(x: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit norm (column correlations become dot products)."""
     x = x - x.mean(axis=0, keepdims=True)
     return x / np.maximum(np.linalg.norm(x, axis=0, keepdims=True), 1e-12)
 
@@ -69,7 +81,7 @@ def hidden_permutation(s: Fingerprint, c: Fingerprint) -> tuple[np.ndarray, floa
     rows = _shared_rows(s, c)
     if rows is None:
         return None
-    a, b = _zcols(rows[0]), _zcols(rows[1])
+    a, b = zcols(rows[0]), zcols(rows[1])
     if a.shape[1] > MAX_HIDDEN or float(np.mean(np.sum(a * b, axis=0))) >= SHARED_BASIS_CORR:
         return None
     corr = a.T @ b

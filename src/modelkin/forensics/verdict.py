@@ -40,8 +40,10 @@ from modelkin.forensics.identity import identity_test
 from modelkin.forensics.layers import layer_test
 from modelkin.forensics.params import parameter_test
 from modelkin.forensics.profile import profile_test
+from modelkin.forensics.rotation import rotation_test
 from modelkin.forensics.spectra import spectra_test
 from modelkin.forensics.stats import P_FLOOR, cauchy_combine, p_text
+from modelkin.forensics.subset import pruned_text, subset_test
 from modelkin.forensics.tokens import token_test
 from modelkin.forensics.units import unit_test
 
@@ -49,6 +51,15 @@ RELATED_P = 1e-6
 #: A matching's own p-value at or below which its matched order is trusted (the pair is
 #: already related by the combined p): 4 heads in 4 layers all agreeing give 3e-6.
 ORDER_P = 1e-3
+#: Tests that assume a shared hidden basis: a rotation is named only when none of them
+#: rejects but the rotation-invariant test does.
+BASIS_TESTS = (
+    "parameter_similarity",
+    "unit_matching",
+    "head_matching",
+    "layer_alignment",
+    "subset_matching",
+)
 #: Vocabulary Jaccard above which two models "share a tokenizer".
 SAME_TOKENIZER_JACCARD = 0.9
 
@@ -84,18 +95,37 @@ def _describe(fp: Fingerprint) -> dict[str, Any]:
     }
 
 
+def _significant(ev: Evidence | None) -> bool:
+    return ev is not None and ev.p_value is not None and ev.p_value <= ORDER_P
+
+
 def _surgery(
     s: Fingerprint,
     c: Fingerprint,
     layers: Evidence | None,
     units: Evidence | None = None,
     heads: Evidence | None = None,
+    evidence: Sequence[Evidence] = (),
 ) -> list[str]:
     """Why a related pair is ``derived_surgery`` (empty: plain ``derived``). Rules, each
-    named in the report's reason: a permuted residual stream, MLP units or attention heads
-    matched only at other indices (function-preserving permutation), a changed structure
-    field, or layers aligned at other depths."""
+    named in the report's reason: width pruning (a subset of the other's hidden
+    dimensions and units), a rotated residual stream (only the rotation-invariant test
+    rejects), a permuted residual stream, MLP units or attention heads matched only at
+    other indices (function-preserving permutation), a changed structure field, or
+    layers aligned at other depths."""
     why = []
+    by = {e.name: e for e in evidence}
+    subset = by.get("subset_matching")
+    pruned = subset is not None and _significant(subset)
+    if pruned and subset is not None:
+        why.append(pruned_text(subset, s, c))
+    if _significant(by.get("rotation_matching")) and not any(
+        _significant(by.get(n)) for n in BASIS_TESTS
+    ):
+        why.append(
+            "residual stream rotated (an orthogonal change of basis, SliceGPT/QuaRot-style): "
+            "only the rotation-invariant unit-by-token responses match"
+        )
     if units is not None and units.details.get("hidden_basis") == "permuted":
         why.append("hidden (residual-stream) basis permuted")
     for ev, key, text in (
@@ -105,7 +135,10 @@ def _surgery(
         significant = ev is not None and ev.p_value is not None and ev.p_value <= ORDER_P
         if significant and ev is not None and ev.details.get(key) == "permuted":
             why.append(text)
+    named = ("num_layers", "hidden_size", "intermediate_size", "num_heads") if pruned else ()
     for k in ("num_layers", "hidden_size", "intermediate_size", "vocab_size", "num_heads"):
+        if k in named:
+            continue
         a, b = s.structure.get(k), c.structure.get(k)
         if a is not None and b is not None and a != b:
             why.append(f"{k} {s.structure.get(k)} vs {c.structure.get(k)}")
@@ -128,7 +161,9 @@ def fingerprint_evidence(s: Fingerprint, c: Fingerprint) -> list[Evidence]:
     profile = profile_test(s, c)
     tokens = token_test(s, c)
     spectra = spectra_test(s, c, pairs)
-    return [ident, params, units, heads, layers, profile, spectra, tokens]
+    subset = subset_test(s, c)
+    rotation = rotation_test(s, c, pairs)
+    return [ident, params, units, heads, subset, rotation, layers, profile, spectra, tokens]
 
 
 def combined(evidence: Sequence[Evidence]) -> tuple[float | None, float | None, list[Evidence]]:
@@ -219,7 +254,7 @@ def compare(
         rules = ", ".join(sorted(r for r in ident.details.get("rules", {}) if r != "exact"))
         reason = f"every shared role equal or explained by rule {rules or 'exact'}"
     elif p is not None and p <= threshold:
-        surgery = _surgery(suspect, candidate, layers, units, heads)
+        surgery = _surgery(suspect, candidate, layers, units, heads, evidence)
         verdict = Verdict.DERIVED_SURGERY if surgery else Verdict.DERIVED
         reason = "; ".join(surgery)
         if not surgery and level is EvidenceLevel.NEAR:

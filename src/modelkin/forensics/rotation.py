@@ -1,0 +1,172 @@
+"""Rotation-invariant evidence: a residual stream rotated by an orthogonal matrix
+(SliceGPT / QuaRot / SpinQuant "computational invariance").
+
+Folding the norm scales into the adjacent matrices and multiplying every matrix that
+reads or writes the residual stream by one random orthogonal ``Q`` leaves a pre-norm
+transformer's outputs unchanged, and moves every weight: tests that assume a shared
+hidden basis (parameters, layers, units, heads) see an unrelated model. Products in
+which ``Q`` cancels do not move:
+
+* **unit-by-token responses** (the test): an MLP unit's input row ``u`` (up, gate) or
+  output column ``d`` (down) against the embedding rows ``E`` of shared tokens gives
+  ``E u`` -- and ``(E Q)(Q^T u) = E u``. The same holds when the rotation also slices
+  the hidden size (SliceGPT): both models' responses are indexed by tokens, not by
+  hidden dimensions. Each model's first stored units (``a_full``/``b_full``) are
+  described by their responses to the shared tokens through two *different* matrices,
+  matched by linear assignment twice, and the agreement of the two matchings counted,
+  as in :mod:`.units` (Zhu et al. 2025): under H0 (independent training) the candidate's
+  units are exchangeable, and permuting them leaves the candidate's embeddings
+  unchanged, so the agreement is ~ Poisson(m/n); a rotated copy agrees on every unit.
+* **the token Gram matrix** ``E E^T`` over shared tokens (descriptive: independently
+  trained models with the same data share much of their token geometry, e.g.
+  correlation ~0.5, so this has no valid null and never decides).
+
+What is named: when this test rejects independence but the basis-dependent tests do not,
+the verdict says the residual stream was rotated (an orthogonal change of basis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelkin.fingerprint import Fingerprint
+from modelkin.fingerprint.arrays import unpack
+from modelkin.forensics.evidence import Evidence
+from modelkin.forensics.hidden import shared_token_rows
+from modelkin.forensics.stats import (
+    METHOD_POISSON,
+    P_FLOOR,
+    PValue,
+    bonferroni,
+    pearson,
+    poisson_tail,
+)
+from modelkin.forensics.units import MATCHED_UNITS, agreement
+
+#: Layer pairs tried at most.
+MAX_LAYER_PAIRS = 64
+#: Units matched per layer pair (each model's first stored units).
+ROTATION_UNITS = 128
+
+_NAME = "rotation_matching"
+_MEANING = (
+    "MLP neurons respond to the same shared tokens in the same way in both models, "
+    "whatever orthogonal change of basis (rotation) was applied to the residual stream."
+)
+_LIMITS = (
+    "Needs shared tokens and full-width unit features (fingerprint v2+); compares each "
+    "model's first stored units, so MLP units permuted *and* the residual stream rotated "
+    "are not matched; norm scales folded into the MLP (SliceGPT) weaken but do not "
+    "remove the signal."
+)
+_NULL = (
+    "agreement of two matchings (up rows; gate rows or down columns, each as responses "
+    "to the shared token embeddings) of exchangeable candidate units: Poisson(m/n) per "
+    "layer pair; Bonferroni over the layer pairs tried"
+)
+
+
+def _skip(why: str) -> Evidence:
+    return Evidence(
+        name=_NAME,
+        statistic=None,
+        p_value=None,
+        null={"description": _NULL},
+        details={"skipped": why},
+        meaning=_MEANING,
+        limits=_LIMITS,
+    )
+
+
+def _full(u: dict[str, Any], hidden: int, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+    if "a_full" not in u or "b_full" not in u:
+        return None
+    a, b = unpack(u["a_full"], where), unpack(u["b_full"], where)
+    if a.ndim != 2 or a.shape != b.shape or a.shape[1] != hidden:
+        return None
+    n = min(a.shape[0], ROTATION_UNITS)
+    return a[:n].astype(np.float64), b[:n].astype(np.float64)
+
+
+def gram_correlation(ts: np.ndarray, tc: np.ndarray) -> float:
+    """Correlation of the off-diagonal cosine similarities of the shared tokens in the
+    two models (rotation-invariant, descriptive)."""
+
+    def cos(x: np.ndarray) -> np.ndarray:
+        x = x - x.mean(axis=0, keepdims=True)
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return x @ x.T
+
+    iu = np.triu_indices(ts.shape[0], 1)
+    return pearson(cos(ts)[iu], cos(tc)[iu])
+
+
+def rotation_test(
+    s: Fingerprint, c: Fingerprint, pairs: list[tuple[int, int]] | None = None
+) -> Evidence:
+    """``pairs``: layer pairs to try first (the layer alignment's map); every pair of
+    stored layers when it gave none."""
+    if s.seed != c.seed:
+        return _skip("different seeds: different tokens were stored")
+    rows_t = shared_token_rows(s, c)
+    if rows_t is None:
+        return _skip("too few shared tokens (the responses are indexed by tokens)")
+    ts, tc = rows_t
+    hs, hc = ts.shape[1], tc.shape[1]
+    feats: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {"s": {}, "c": {}}
+    for tag, fp, t, h in (("s", s, ts, hs), ("c", c, tc, hc)):
+        for key, u in fp.units.items():
+            got = _full(u, h, f"{tag} units") if key.isdigit() else None
+            if got is not None:
+                # responses of each unit to each shared token (rows: units)
+                feats[tag][int(key)] = (got[0] @ t.T, got[1] @ t.T)
+    if not feats["s"] or not feats["c"]:
+        return _skip("no full-width unit features in one fingerprint")
+    tried = [(i, j) for i, j in (pairs or []) if i in feats["s"] and j in feats["c"]]
+    if not tried:
+        tried = [(i, j) for i in sorted(feats["s"]) for j in sorted(feats["c"])]
+    if len(tried) > MAX_LAYER_PAIRS:
+        tried = [tried[round(x)] for x in np.linspace(0, len(tried) - 1, MAX_LAYER_PAIRS)]
+    rows = []
+    for i, j in tried:
+        (sa, sb), (ca, cb) = feats["s"][i], feats["c"][j]
+        k, m, moved = agreement(sa, sb, ca, cb)
+        used = min(sa.shape[0], MATCHED_UNITS)
+        mu = used / ca.shape[0] if used <= ca.shape[0] else ca.shape[0] / used
+        rows.append(
+            {
+                "suspect_layer": i,
+                "candidate_layer": j,
+                "fixed_points": k,
+                "units": m,
+                "p": poisson_tail(k, mu),
+                "moved": moved,
+            }
+        )
+    best = max(rows, key=lambda r: r["fixed_points"])
+    return Evidence(
+        name=_NAME,
+        statistic=float(best["fixed_points"]),
+        p_value=None,
+        null={"description": _NULL, "tests": len(rows)},
+        details={
+            "pairs": rows,
+            "shared_tokens": int(ts.shape[0]),
+            "hidden": {"suspect": hs, "candidate": hc},
+            "token_gram_correlation": round(gram_correlation(ts, tc), 4),
+            "gram_note": "descriptive: independently trained models share token geometry",
+        },
+        plot={
+            "bars": [
+                [
+                    f"L{r['suspect_layer']}~L{r['candidate_layer']}",
+                    r["fixed_points"] / max(1, r["units"]),
+                ]
+                for r in rows
+            ]
+        },
+        meaning=_MEANING,
+        limits=_LIMITS,
+    ).set_p(PValue(bonferroni([r["p"] for r in rows]), P_FLOOR, METHOD_POISSON))
