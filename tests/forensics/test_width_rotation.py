@@ -17,6 +17,7 @@ import pytest
 
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.forensics import RELATED_P, compare
+from modelkin.forensics.verdict import DECIDE_ACTIVATIONS, DECIDE_TOKENIZER
 from modelkin_dev.synth import specs, train
 from modelkin_dev.synth import transforms as T
 
@@ -36,6 +37,9 @@ HEAL_STEPS = 150
 PRUNE = {"hidden": 48, "intermediate": 96, "kv_groups": 3}
 #: Level no valid test may reach on an independent pair.
 NULL_ALPHA = 1e-3
+#: From scratch the module trains 2 x 400 + 3 x 150 steps (cached outside the repo
+#: afterwards): longer than the default per-test limit on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +105,20 @@ def test_transformed_independent_models_stay_unrelated(
     for name in ("subset_matching", "rotation_matching"):
         p = _p(r, name)
         assert p is None or p > NULL_ALPHA, (a, b, name, p)
+
+
+def test_without_tokens_width_pruning_abstains_and_says_what_would_decide(
+    tiny: dict[str, Fingerprint],
+) -> None:
+    """Finding 1: no valid test can run without shared token rows, so the answer is
+    ``insufficient`` naming the evidence that would decide, never exit 0."""
+
+    def strip(fp: Fingerprint) -> Fingerprint:
+        return Fingerprint.from_dict({**fp.to_dict(), "tokens": None, "tokenizer": None})
+
+    r = compare(strip(tiny["wp_heal"]), strip(tiny["parent"]))
+    assert r.verdict == "insufficient", (r.verdict, r.summary)
+    assert DECIDE_TOKENIZER in r.decide and DECIDE_ACTIVATIONS in r.decide
 
 
 # -- the bundled real model -----------------------------------------------------------------

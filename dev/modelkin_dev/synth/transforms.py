@@ -464,6 +464,8 @@ def width_prune(
             a = a[:, keep_h]
         elif how in ("rows", "vec"):  # rows of an output matrix, or a residual vector
             a = a[keep_h]
+        if name.startswith("pooler.dense."):  # BERT's pooler maps hidden to hidden
+            a = a[keep_h]
         if layer is not None:
             u, q, kv = keep_u[layer], keep_q[layer], keep_kv[layer]
             if rest in _UNIT_ROWS:

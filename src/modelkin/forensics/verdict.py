@@ -72,7 +72,7 @@ DECIDE_ACTIVATIONS = (
 DECIDE_SEED = "fingerprint both models with the same seed (--seed)"
 DECIDE_TOKENIZER = (
     "provide each model's tokenizer (tokenizer.json beside the weights) so that "
-    "token-keyed embedding rows can be compared"
+    "token-keyed embedding rows can be compared (and width-pruned or rotated models matched)"
 )
 DECIDE_COMPLETE = "provide the complete model file (this one ends before all its tensors)"
 DECIDE_FULL = "fingerprint both models in full mode (--mode full) for more comparable cells"
@@ -291,6 +291,9 @@ def compare(
                 f"{threshold:g}); the models share too few comparable cells"
             )
             decide = [DECIDE_ACTIVATIONS, DECIDE_FULL]
+            if not (suspect.tokens and candidate.tokens):
+                # width pruning and rotations are matched through shared token rows
+                decide.append(DECIDE_TOKENIZER)
     incomplete = [f for f in (suspect, candidate) if f.missing]
     if incomplete and not verdict.related:
         # an independence verdict, or an abstention, about a partly read file: the
