@@ -103,6 +103,27 @@ def gram_correlation(ts: np.ndarray, tc: np.ndarray) -> float:
     return pearson(cos(ts)[iu], cos(tc)[iu])
 
 
+def orthogonal_fit(ts: np.ndarray, tc: np.ndarray) -> dict[str, Any] | None:
+    """The orthogonal map taking the suspect's token rows onto the candidate's
+    (Procrustes: ``Q = U V^T`` from the SVD of ``ts^T tc``), described: its relative
+    residual, and how far it is from a (signed) permutation (the mean over rows of the
+    largest ``|Q_ij|``: 1 for a permutation, ~``sqrt(2 ln H / H)`` for a random
+    rotation). Descriptive, for naming what was done; only when the widths agree and
+    the shared tokens outnumber the hidden dimensions (else ``Q`` is not determined)."""
+    if ts.shape[1] != tc.shape[1] or ts.shape[0] <= ts.shape[1]:
+        return None
+    a, b = ts - ts.mean(axis=0), tc - tc.mean(axis=0)
+    u, _sv, vt = np.linalg.svd(a.T @ b)
+    q = u @ vt
+    resid = float(np.linalg.norm(a @ q - b) / max(float(np.linalg.norm(b)), 1e-30))
+    peak = float(np.abs(q).max(axis=1).mean())
+    return {
+        "relative_residual": round(resid, 4),
+        "permutation_likeness": round(peak, 4),
+        "kind": "rotation" if peak < 0.9 else "signed permutation",
+    }
+
+
 def rotation_test(
     s: Fingerprint, c: Fingerprint, pairs: list[tuple[int, int]] | None = None
 ) -> Evidence:
@@ -146,6 +167,7 @@ def rotation_test(
             }
         )
     best = max(rows, key=lambda r: r["fixed_points"])
+    fit = orthogonal_fit(ts, tc)
     return Evidence(
         name=_NAME,
         statistic=float(best["fixed_points"]),
@@ -157,6 +179,7 @@ def rotation_test(
             "hidden": {"suspect": hs, "candidate": hc},
             "token_gram_correlation": round(gram_correlation(ts, tc), 4),
             "gram_note": "descriptive: independently trained models share token geometry",
+            **({"orthogonal_fit": fit} if fit is not None else {}),
         },
         plot={
             "bars": [

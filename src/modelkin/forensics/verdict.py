@@ -119,13 +119,23 @@ def _surgery(
     pruned = subset is not None and _significant(subset)
     if pruned and subset is not None:
         why.append(pruned_text(subset, s, c))
-    if _significant(by.get("rotation_matching")) and not any(
-        _significant(by.get(n)) for n in BASIS_TESTS
+    rotation = by.get("rotation_matching")
+    if (
+        rotation is not None
+        and _significant(rotation)
+        and not any(_significant(by.get(n)) for n in BASIS_TESTS)
     ):
-        why.append(
+        text = (
             "residual stream rotated (an orthogonal change of basis, SliceGPT/QuaRot-style): "
             "only the rotation-invariant unit-by-token responses match"
         )
+        fit = rotation.details.get("orthogonal_fit")
+        if fit:
+            text += (
+                f"; an orthogonal map takes one model's token embeddings onto the other's "
+                f"with relative residual {fit['relative_residual']:.2g} ({fit['kind']})"
+            )
+        why.append(text)
     if units is not None and units.details.get("hidden_basis") == "permuted":
         why.append("hidden (residual-stream) basis permuted")
     for ev, key, text in (
