@@ -49,3 +49,25 @@ def test_rewrite_errors(llama_dir: Path, tmp_path: Path) -> None:
     src = convert.to_gguf(llama_dir, tmp_path / "a.gguf", "F16")
     with pytest.raises(ModelkinError, match="outside"):
         gguf_edit.rewrite(src, tmp_path / "o.gguf", layers=[5])
+
+
+def test_rewrite_width_prunes_by_importance(llama_dir: Path, tmp_path: Path) -> None:
+    import gguf
+
+    src = convert.to_gguf(llama_dir, tmp_path / "a.gguf", "F32")
+    out = gguf_edit.rewrite(src, tmp_path / "w.gguf", hidden=24, ffn=48)
+    r = gguf.GGUFReader(out)
+    assert r.fields["llama.embedding_length"].contents() == 24
+    assert r.fields["llama.feed_forward_length"].contents() == 48
+    a, b = _tensors(src), _tensors(out)
+    e0, e1 = a["token_embd.weight"], b["token_embd.weight"]
+    assert e1.shape == (e0.shape[0], 24)
+    # the survivors are the parent's own columns, in their original order (Q8_0 error)
+    dist = np.abs(e1[:, :, None] - e0[:, None, :]).max(axis=0)
+    cols = dist.argmin(axis=1)
+    assert np.all(np.diff(cols) > 0) and float(dist.min(axis=1).max()) < 2e-2
+    assert b["blk.0.ffn_up.weight"].shape == (48, 24)
+    assert b["blk.0.ffn_down.weight"].shape == (24, 48)
+    assert b["blk.0.attn_norm.weight"].shape == (24,)
+    with pytest.raises(ModelkinError, match="hidden"):
+        gguf_edit.rewrite(src, tmp_path / "x.gguf", hidden=99)

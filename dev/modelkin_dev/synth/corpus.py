@@ -490,7 +490,7 @@ def build(
             "two different derivatives of one model",
             "transform",
         )
-    _width_and_rotation(root, add, say, L0, L1, m6)
+    _width_and_rotation(root, add, say, L0, L1, m6, None if quick else real["gemma-270m"])
     return cases
 
 
@@ -508,6 +508,7 @@ def _width_and_rotation(
     L0: Path,
     L1: Path,
     m6: Path,
+    gemma: Path | None = None,
 ) -> None:
     """Issue 19 (findings 2 and 3): width-pruned (Minitron-style, with and without depth
     pruning and a healing fine-tune) and rotated (SliceGPT-style) derivatives, and the
@@ -574,3 +575,38 @@ def _width_and_rotation(
     }
     for name, (path, kind) in m_pos.items():
         add(f"minilm6-{name}~minilm6", path, m6, True, "derived_surgery", kind, "transform")
+    if gemma is None:
+        return
+    say("width pruning gemma-270m (GGUF, hidden 640->512, MLP 2048->1536)")
+    g_pos = {
+        "width-pruned": (
+            _made(
+                d / "g-wp",
+                _in_dir(lambda f: gguf_edit.rewrite(gemma, f, hidden=512, ffn=1536), "model.gguf"),
+            ),
+            "hidden 640->512, MLP 2048->1536 by importance, Q8_0",
+        ),
+        "width+depth+noise": (
+            _made(
+                d / "g-wpd",
+                _in_dir(
+                    lambda f: gguf_edit.rewrite(
+                        gemma, f, hidden=512, ffn=1536, noise=0.02, layers=list(range(0, 18, 2))
+                    ),
+                    "model.gguf",
+                ),
+            ),
+            "width-pruned, every other block kept, 2% noise, Q8_0",
+        ),
+    }
+    for name, (path, kind) in g_pos.items():
+        add(f"gemma-{name}~gemma", path, gemma, True, "derived_surgery", kind, "transform")
+    add(
+        "gemma-width-pruned~minilm6",
+        g_pos["width-pruned"][0],
+        m6,
+        False,
+        "unrelated",
+        "width-pruned gemma vs MiniLM",
+        "transform",
+    )
