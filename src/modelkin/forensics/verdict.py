@@ -131,9 +131,10 @@ def _surgery(
         )
         fit = rotation.details.get("orthogonal_fit")
         if fit:
+            kind = f" ({fit['kind']})" if fit.get("kind") else ""
             text += (
                 f"; an orthogonal map takes one model's token embeddings onto the other's "
-                f"with relative residual {fit['relative_residual']:.2g} ({fit['kind']})"
+                f"with relative residual {fit['relative_residual']:.2g}{kind}"
             )
         why.append(text)
     if units is not None and units.details.get("hidden_basis") == "permuted":
