@@ -18,7 +18,7 @@ import pytest
 from modelkin.fingerprint import Fingerprint, fingerprint_model
 from modelkin.forensics import RELATED_P, compare
 from modelkin.forensics.verdict import DECIDE_ACTIVATIONS, DECIDE_TOKENIZER
-from modelkin_dev.synth import specs, train
+from modelkin_dev.synth import prune, specs, train
 from modelkin_dev.synth import transforms as T
 
 from .conftest import FingerprintCache
@@ -49,10 +49,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
     m: dict[str, Path] = {"parent": parent, "twin": twin}
     m["wp"] = T.width_prune(parent, base / "wp", **PRUNE)
     m["wp_depth"] = T.select_layers(m["wp"], base / "wp_depth", [0, 2, 3])
-    m["wp_heal"] = train.heal(m["wp"], steps=HEAL_STEPS).model
-    m["wp_depth_heal"] = train.heal(m["wp_depth"], steps=HEAL_STEPS).model
+    m["wp_heal"] = prune.heal(m["wp"], steps=HEAL_STEPS).model
+    m["wp_depth_heal"] = prune.heal(m["wp_depth"], steps=HEAL_STEPS).model
     m["rot"] = T.rotate(parent, base / "rot", seed=5)
-    m["rot_ft"] = train.heal(m["rot"], steps=HEAL_STEPS).model
+    m["rot_ft"] = prune.heal(m["rot"], steps=HEAL_STEPS).model
     m["twin_rot"] = T.rotate(twin, base / "twin_rot", seed=6)
     m["twin_wp"] = T.width_prune(twin, base / "twin_wp", **PRUNE)
     m["twin_wp_depth"] = T.select_layers(m["twin_wp"], base / "twin_wp_depth", [0, 2, 3])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelkin_dev.synth import convert, gguf_edit, specs, train
+from modelkin_dev.synth import convert, gguf_edit, prune, specs, train
 from modelkin_dev.synth import transforms as T
 
 CORPUS_VERSION = 1
@@ -522,16 +522,16 @@ def _width_and_rotation(
         "width-pruned": (wp, "hidden 64->32, heads 4->2, MLP 128->96 by importance"),
         "width+depth-pruned": (wpd, "width-pruned, then layer 1 of 4 removed"),
         "width-pruned+healed": (
-            train.heal(wp, steps=HEAL_STEPS).model,
+            prune.heal(wp, steps=HEAL_STEPS).model,
             f"width-pruned, healed by {HEAL_STEPS} steps of training",
         ),
         "width+depth+healed": (
-            train.heal(wpd, steps=HEAL_STEPS).model,
+            prune.heal(wpd, steps=HEAL_STEPS).model,
             f"width+depth-pruned, healed by {HEAL_STEPS} steps",
         ),
         "rotated": (rot, "residual stream rotated (norms folded, Haar-random Q)"),
         "rotated+ft": (
-            train.heal(rot, steps=HEAL_STEPS).model,
+            prune.heal(rot, steps=HEAL_STEPS).model,
             f"rotated, then {HEAL_STEPS} steps of training",
         ),
     }

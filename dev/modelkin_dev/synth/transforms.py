@@ -407,7 +407,7 @@ def width_prune(
     it). Scores: a hidden dimension by the summed squared weights it carries in every
     matrix that reads or writes the residual stream (each matrix normalised), a unit by
     ``|up| |down|`` (times ``|gate|``), a head by ``|W_v,h| |W_o,h|``. No healing here:
-    follow with :func:`modelkin_dev.synth.train.heal` or :func:`add_noise`."""
+    follow with :func:`modelkin_dev.synth.prune.heal` or :func:`add_noise`."""
     _, spec = _spec(src)
     w = _tensors(src)
     llama = isinstance(spec, LlamaSpec)

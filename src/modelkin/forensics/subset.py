@@ -32,13 +32,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.fingerprint.arrays import unpack
 from modelkin.fingerprint.sampling import hidden_subset
 from modelkin.forensics.evidence import Evidence
 from modelkin.forensics.hidden import MAX_HIDDEN, shared_token_rows, zcols
+from modelkin.forensics.numerics import linear_sum_assignment
 from modelkin.forensics.stats import METHOD_POISSON, P_FLOOR, PValue, bonferroni, poisson_tail
 from modelkin.forensics.units import MATCHED_UNITS, agreement
 
