@@ -12,7 +12,14 @@ exactly the parents the child was made from (for controls: the one it derives fr
 none), and, for merges, the method matches how it was made. The table prints each
 parent's estimated weight beside the true one, and its p-value.
 
-Usage: ``python benchmarks/merge_bench.py [--no-real]``
+Part ``--null``: the per-parent test under its null. Eleven tiny llamas (64 wide, 2
+layers) trained independently (each its own initialisation and data-order seed; eight on
+one corpus, three on another; the recipes of ``benchmarks/null_study.py``, so its cache
+serves both) are decomposed, each over every pair of the others: 990 parent p-values
+(per role and Rüger-combined) that must be uniform or above (one-sided KS towards small
+p, false-positive rates), and no decomposition may call a merge.
+
+Usage: ``python benchmarks/merge_bench.py [--no-real] [--null]``
 """
 
 from __future__ import annotations
@@ -146,10 +153,63 @@ def _real(tmp: Path) -> tuple[dict[str, Path], list[Case]]:
     return p, cases
 
 
+def null_part() -> int:
+    """Decompose independent models over pairs of other independent models."""
+    import itertools
+    from dataclasses import replace
+
+    import numpy as np
+    from scipy import stats
+
+    base = replace(SPEC, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    recipes = [("stdlib-a", k) for k in range(8)] + [("stdlib-b", k) for k in range(14, 17)]
+    fps: list[Fingerprint] = []
+    for data, k in recipes:
+        run = train.train(base, 100 + k, data, 500, data_seed=5000 + k, schedule="cosine")
+        cached = run.dir / "fingerprint.fast.json"
+        fp = None
+        if cached.exists():
+            try:
+                fp = Fingerprint.load(cached)
+            except Exception:  # a stale layout: recompute
+                fp = None
+        fps.append(fp if fp is not None else fingerprint_model(run.model))
+    combined, per_role, verdicts = [], [], []
+    t0 = time.perf_counter()
+    for i, child in enumerate(fps):
+        others = [j for j in range(len(fps)) if j != i]
+        for a, b in itertools.combinations(others, 2):
+            rep = decompose(child, [fps[a], fps[b]])
+            verdicts.append(rep.verdict)
+            combined += [p.p_value for p in rep.parents if p.p_value is not None]
+            per_role += [p for row in rep.roles for p in row["p"]]
+    secs = time.perf_counter() - t0
+    print(
+        f"{len(verdicts)} decompositions of independent models ({secs:.0f} s): "
+        f"{verdicts.count('merge')} merges, {verdicts.count('derived')} derived"
+    )
+    print(
+        f"{'p-values':<22} {'n':>6} {'KS one-sided p':>15} {'min p':>9} "
+        f"{'<=1e-3':>7} {'<=0.01':>7} {'<=0.05':>7}"
+    )
+    for name, ps in (("per parent (Rüger)", combined), ("per parent and role", per_role)):
+        arr = np.asarray(ps)
+        ks = stats.kstest(arr, "uniform", alternative="greater").pvalue
+        rates = [float(np.mean(arr <= a)) for a in (1e-3, 1e-2, 0.05)]
+        print(
+            f"{name:<22} {arr.size:>6} {ks:>15.3g} {arr.min():>9.2g} "
+            + " ".join(f"{r:>7.4f}" for r in rates)
+        )
+    return 0 if verdicts.count("merge") == 0 and verdicts.count("derived") == 0 else 1
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-real", action="store_true", help="skip the MiniLM-L6 cases")
+    ap.add_argument("--null", action="store_true", help="the per-parent test under its null")
     args = ap.parse_args(argv)
+    if args.null:
+        return null_part()
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
