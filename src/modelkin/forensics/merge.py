@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from modelkin.fingerprint import Fingerprint
 from modelkin.forensics.access import comparable, num_layers, sample
+from modelkin.forensics.numerics import norm_sf
 from modelkin.forensics.params import residual_axis
 from modelkin.forensics.stats import (
     METHOD_ASYMPTOTIC,
@@ -251,7 +251,7 @@ def partial_test(
     floor = permutation_floor(n)
     if floor >= mc_floor:
         return obs, z, PValue(mc_floor, mc_floor, METHOD_MC)
-    tail = max(floor, float(stats.norm.sf(z)))
+    tail = max(floor, norm_sf(z))
     method = f"{METHOD_ASYMPTOTIC} of the Monte Carlo permutation distribution"
     return obs, z, PValue(min(tail, mc_floor), floor, method)
 
