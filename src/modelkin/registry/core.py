@@ -32,6 +32,7 @@ from modelkin.registry.database import (
     checkpoint_size,
     hex_prefix,
     open_engine,
+    refresh_planner_stats,
     set_applied,
 )
 from modelkin.registry.leaf import encode_leaf
@@ -93,6 +94,7 @@ class Registry(RegistryQueries):
                 with engine.begin() as conn:
                     upgrade(conn)
                 reg.repair()
+                refresh_planner_stats(engine)
         except OperationalError as exc:
             reg.close()
             where = engine.url.render_as_string(hide_password=True)
