@@ -131,7 +131,7 @@ def test_api_docs_render_offline(site: str, offline_page: Any) -> None:
     assert page.locator("h1").inner_text().startswith("modelkin registry")
     ops = page.locator("article.op")
     assert ops.count() >= 20
-    assert page.get_by_role("heading", name="POST /api/v1/statements").is_visible()
+    assert page.get_by_role("heading", name="POST /api/v1/statements", exact=True).is_visible()
     page.get_by_role("link", name="forensics", exact=True).click()
     assert page.get_by_role("heading", name="POST /api/v1/forensics/candidates").is_visible()
     assert blocked == []
