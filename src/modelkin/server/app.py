@@ -35,6 +35,7 @@ from modelkin.server import (
 from modelkin.server.budget import HeavyAdmission, WorkGate
 from modelkin.server.guards import BodyLimit, RateLimiter
 from modelkin.server.headers import AllowedHosts, SecurityHeaders
+from modelkin.server.jsonbody import JsonBodyBounds
 from modelkin.server.settings import ServerSettings
 from modelkin.server.state import ServerState
 
@@ -135,7 +136,9 @@ def create_app(
         return JSONResponse({"ok": True})
 
     # Outermost last: headers on every answer (refusals included), then the Host check,
-    # then the body limit, then admission of heavy work before its body is read.
+    # then the body limit, then admission of heavy work before its body is read, then the
+    # depth and node bounds of JSON bodies (read whole, within the body limit).
+    app.add_middleware(JsonBodyBounds)  # type: ignore[arg-type]
     app.add_middleware(HeavyAdmission, gate=gate, settings=cfg)  # type: ignore[arg-type]
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]

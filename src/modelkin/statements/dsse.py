@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from modelkin.errors import StatementError
+from modelkin.statements.bounds import check_json_text
 from modelkin.statements.canonical import canonical_json
 from modelkin.statements.identity import Identity, PublicIdentity
 from modelkin.statements.statement import Statement, check_statement_shape
@@ -64,6 +65,7 @@ def envelope_payload(envelope: object, where: str = "envelope") -> tuple[bytes, 
     if envelope.get("payloadType") != PAYLOAD_TYPE:
         raise StatementError(where, f"payloadType must be {PAYLOAD_TYPE}")
     body = _b64(envelope.get("payload"), where, "payload", MAX_PAYLOAD)
+    check_json_text(body, where)  # before parsing: a deep payload must not overflow the parser
     try:
         st = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelkin.errors import StatementError
+from modelkin.statements.bounds import check_json_value
 from modelkin.statements.canonical import canonical_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -49,6 +50,7 @@ def check_statement_shape(st: object, where: str) -> None:
     """Enforce the Statement v1 layer: fields, subject digests, predicate object."""
     if not isinstance(st, dict):
         raise StatementError(where, "statement is not a JSON object")
+    check_json_value(st, where)  # what is accepted must stay servable (see .bounds)
     if st.get("_type") != STATEMENT_TYPE:
         raise StatementError(where, f"_type must be {STATEMENT_TYPE}")
     subs = st.get("subject")
