@@ -9,7 +9,6 @@ as "unverifiable" with the reason.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from registry_helpers import make_model_dir
 from safetensors.numpy import load_file
 
+from modelkin.fingerprint import Fingerprint
 from modelkin.registry import (
     Registry,
     Verification,
@@ -33,18 +33,18 @@ from modelkin.statements import Identity
 
 
 def _weights_fingerprint(
-    registry: Registry, path: Path
+    registry: Registry, path: Path, manifest: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], None]:
+    """A stand-in fingerprint holding the weights themselves (bound to the model's
+    manifest like a real one, or the registry would refuse it)."""
     tensors = load_file(str(path / "model.safetensors"))
     vec = np.concatenate([tensors[k].ravel() for k in sorted(tensors)])
+    fp = Fingerprint(version=3, mode="fast", seed=0, format="safetensors", name=path.name,
+                     files={}, structure={"vec": vec.tolist()}, tokenizer=None, roles={},
+                     manifest=manifest)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        np.save(Path(tmp) / "fp.npy", vec)
-        blob = registry.blobs.put_file(Path(tmp) / "fp.npy")
-    return (
-        {"digest": hashlib.sha256(vec.tobytes()).hexdigest(), "blob": blob},
-        {"n": vec.size},
-        None,
-    )
+        blob = registry.blobs.put_file(fp.save(Path(tmp) / "fp"))
+    return {"digest": fp.digest(), "blob": blob}, {"n": vec.size}, None
 
 
 def _correlation_engine() -> tuple[Any, Any]:
@@ -60,7 +60,7 @@ def _correlation_engine() -> tuple[Any, Any]:
             to_dict=lambda: {"correlation": r},
         )
 
-    return (lambda p: np.load(p)), compare
+    return (lambda p: np.array(Fingerprint.load(p).structure["vec"])), compare
 
 
 @pytest.fixture

@@ -46,7 +46,11 @@ def test_serial_scan_writes_loadable_fingerprints_and_reports_the_broken(
     assert events[-1].completed == 5
     by_name = {e["name"]: e for e in _journal(out) if e["event"] == "done"}
     alpha = Fingerprint.load(out / by_name["acme/alpha"]["fingerprint"])
-    direct = fingerprint_model(collection / "acme" / "alpha")
+    # bound to the files it was computed from, like a registered fingerprint
+    direct = fingerprint_model(
+        collection / "acme" / "alpha", manifest=by_name["acme/alpha"]["manifest_digest"]
+    )
+    assert alpha.manifest == by_name["acme/alpha"]["manifest_digest"]
     assert alpha.digest() == direct.digest() == by_name["acme/alpha"]["fingerprint_digest"]
 
 

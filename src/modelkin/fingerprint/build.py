@@ -338,9 +338,15 @@ def _tokenizer(
 
 
 def fingerprint_source(
-    source: TensorSource, *, mode: Literal["fast", "full"] = "fast", seed: int = 0
+    source: TensorSource,
+    *,
+    mode: Literal["fast", "full"] = "fast",
+    seed: int = 0,
+    manifest: str | None = None,
 ) -> Fingerprint:
-    """Fingerprint an open :class:`TensorSource`."""
+    """Fingerprint an open :class:`TensorSource`; ``manifest`` (the modelkin-manifest/v1
+    digest of the files the source reads, computed by the caller from the same files) binds
+    the fingerprint to those exact files."""
     if mode not in ("fast", "full"):
         raise ModelkinError(source.path, f"unknown fingerprint mode {mode!r} (fast or full)")
     rm = role_map(source)
@@ -366,15 +372,23 @@ def fingerprint_source(
         tokens=tokens,
         notes=notes,
         missing=_missing(source),
+        manifest=manifest,
     )
 
 
 def fingerprint_model(
-    path: str | Path, *, mode: Literal["fast", "full"] = "fast", seed: int = 0
+    path: str | Path,
+    *,
+    mode: Literal["fast", "full"] = "fast",
+    seed: int = 0,
+    manifest: str | None = None,
 ) -> Fingerprint:
-    """Fingerprint the model at ``path`` (any format :func:`modelkin.io.open_model` reads)."""
+    """Fingerprint the model at ``path`` (any format :func:`modelkin.io.open_model` reads).
+
+    ``manifest``: the manifest digest of ``path``'s files, recorded in the fingerprint so a
+    registry can refuse it for any other weights."""
     with open_model(path) as source:
-        return fingerprint_source(source, mode=mode, seed=seed)
+        return fingerprint_source(source, mode=mode, seed=seed, manifest=manifest)
 
 
 def load_or_fingerprint(

@@ -62,9 +62,14 @@ class Fingerprint:
     #: data): the fingerprint covers only what was readable. Written only when non-empty,
     #: so complete models keep their digests.
     missing: list[str] = field(default_factory=list)
+    #: modelkin-manifest/v1 digest of the model files this was computed from (None: not
+    #: bound, e.g. a fingerprint made before binding existed, or of a loose file)
+    manifest: str | None = None
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON tree; ``manifest`` only when bound, so unbound fingerprints keep the
+        bytes (and digest) they always had."""
         out: dict[str, Any] = {
             "version": self.version,
             "mode": self.mode,
@@ -82,6 +87,8 @@ class Fingerprint:
         }
         if self.missing:
             out["missing"] = self.missing
+        if self.manifest is not None:
+            out["manifest"] = self.manifest
         return out
 
     def canonical_bytes(self) -> bytes:
@@ -137,6 +144,9 @@ class Fingerprint:
         tok = d.get("tokenizer")
         if tok is not None and not isinstance(tok, dict):
             raise ModelkinError(where, "malformed fingerprint: tokenizer is not an object")
+        manifest = d.get("manifest")
+        if manifest is not None and not _is_hex64(manifest):
+            raise ModelkinError(where, "malformed fingerprint: manifest is not a sha256 digest")
         return cls(
             version=d["version"],
             mode=d["mode"],
@@ -152,6 +162,7 @@ class Fingerprint:
             tokens=d.get("tokens"),
             notes=[str(n) for n in d.get("notes") or []],
             missing=[str(n) for n in d.get("missing") or []],
+            manifest=manifest,
         )
 
     @classmethod
@@ -163,19 +174,30 @@ class Fingerprint:
                 raw = f.read(MAX_FINGERPRINT_BYTES + 1)
         except OSError as exc:
             raise ModelkinError(p, f"cannot read fingerprint: {exc.strerror or exc}") from None
+        return cls.from_bytes(raw, str(p))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "fingerprint") -> Fingerprint:
+        """Parse the bytes of a fingerprint file (bounded, validated)."""
         if len(raw) > MAX_FINGERPRINT_BYTES:
-            raise ModelkinError(p, "fingerprint file too large")
+            raise ModelkinError(where, "fingerprint file too large")
         if raw[:2] != _MAGIC:
-            raise ModelkinError(p, "not a fingerprint file (not gzip)")
+            raise ModelkinError(where, "not a fingerprint file (not gzip)")
         try:
             d = zlib.decompressobj(wbits=31)
             text = d.decompress(raw, MAX_FINGERPRINT_BYTES + 1)
             if len(text) > MAX_FINGERPRINT_BYTES or d.unconsumed_tail:
-                raise ModelkinError(p, "fingerprint decompresses to more than the limit")
+                raise ModelkinError(where, "fingerprint decompresses to more than the limit")
             obj = json.loads(text.decode("utf-8"))
-        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelkinError(p, f"malformed fingerprint file: {exc}") from None
-        return cls.from_dict(obj, str(p))
+        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ModelkinError(where, f"malformed fingerprint file: {exc}") from None
+        return cls.from_dict(obj, where)
+
+
+def _is_hex64(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 def is_fingerprint_file(path: Path) -> bool:

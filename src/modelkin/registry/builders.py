@@ -59,17 +59,19 @@ def register_identity(
 
 
 def fingerprint_into_blobs(
-    registry: Registry, model_path: Path
+    registry: Registry, model_path: Path, manifest: str | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
     """(fingerprint ref, structure, problem) using :mod:`modelkin.fingerprint` if available.
 
-    The fingerprint file goes into the blob store by sha256 so lineage checks can load it."""
+    ``manifest`` is the manifest digest of the files at ``model_path``: the fingerprint
+    records it, so the registry uses it for this model only (:mod:`.binding`). The
+    fingerprint file goes into the blob store by sha256 so lineage checks can load it."""
     try:
         from modelkin.fingerprint import fingerprint_model
     except ImportError as exc:
         return None, None, f"fingerprint unavailable ({exc}); lineage claims stay unverifiable"
     try:
-        fp = fingerprint_model(model_path)
+        fp = fingerprint_model(model_path, manifest=manifest)
     except ModelkinError as exc:
         return None, None, f"not fingerprinted ({exc}); lineage claims stay unverifiable"
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,7 +130,7 @@ def register_model(
     structure: dict[str, Any] | None = None
     problem: str | None = None
     if fingerprint:
-        fp_ref, structure, problem = fingerprint_into_blobs(registry, path)
+        fp_ref, structure, problem = fingerprint_into_blobs(registry, path, digest)
     pred = {
         "name": name,
         "version": version,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelkin.errors import StatementError
+from modelkin.registry.binding import check_submitted
 from modelkin.registry.datasets import dataset_root
 from modelkin.statements.kinds import SELF, get_kind
 from modelkin.statements.manifest import manifest_digest
@@ -40,6 +41,10 @@ class Lookup(Protocol):
     def has_blob(self, sha256: str) -> bool: ...
 
     def blob(self, sha256: str) -> bytes | None: ...
+
+    #: True when admitting a new statement, False when replaying the log (rules added
+    #: since an entry was logged then warn instead of refusing, see :mod:`.binding`)
+    admitting: bool
 
 
 Check = Callable[[Statement, dict[str, Any], Lookup, str], list[str]]
@@ -81,6 +86,10 @@ def check_model(st: Statement, p: dict[str, Any], lookup: Lookup, where: str) ->
     if fp:
         if not lookup.has_blob(fp["blob"]):
             warnings.append(f"fingerprint blob {fp['blob']} not in the blob store")
+        else:
+            warnings += check_submitted(
+                fp, subject, lookup.blob(fp["blob"]), where, lookup.admitting
+            )
         warnings += [
             f"identical fingerprint already registered as {h.name} (record {h.id[:16]}, "
             f"ledger index {h.ledger_index})"

@@ -51,7 +51,7 @@ def replay_one(
     if leaf is None:  # not a registry statement: nothing to index
         return
     try:
-        prepared = prepare(conn, blobs, leaf.envelope, leaf.received_at)
+        prepared = prepare(conn, blobs, leaf.envelope, leaf.received_at, admitting=False)
     except ModelkinError as exc:
         raise LedgerError(
             f"ledger entry {index}", f"logged statement no longer verifies: {exc}"

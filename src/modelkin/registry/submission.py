@@ -53,8 +53,8 @@ class Prepared:
 class ConnLookup:
     """:class:`checks.Lookup` over one connection."""
 
-    def __init__(self, conn: Connection, blobs: BlobStore) -> None:
-        self.conn, self.blobs = conn, blobs
+    def __init__(self, conn: Connection, blobs: BlobStore, admitting: bool = True) -> None:
+        self.conn, self.blobs, self.admitting = conn, blobs, admitting
 
     def by_subject(self, sha256: str, kinds: tuple[str, ...]) -> list[Hit]:
         rows = self.conn.execute(
@@ -101,8 +101,12 @@ def prepare(
     blobs: BlobStore,
     envelope: dict[str, Any],
     received_at: str,
+    admitting: bool = True,
 ) -> Prepared:
-    """Verify and check ``envelope`` against the current tables (read only)."""
+    """Verify and check ``envelope`` against the current tables (read only).
+
+    ``admitting`` is false when replaying the log: rules added since an entry was logged
+    then warn instead of refusing (see :mod:`.binding`)."""
     where = "envelope"
     _, raw = envelope_payload(envelope, where)
     kind = kind_for_predicate_type(raw["predicateType"], where)
@@ -117,7 +121,7 @@ def prepare(
     if dup is not None:
         raise StatementError(where, f"statement already registered at ledger index {dup}")
     kind.validate(st.predicate, where)
-    lookup = ConnLookup(conn, blobs)
+    lookup = ConnLookup(conn, blobs, admitting)
     if kind.name in CONTROL_KINDS:
         return _prepare_control(conn, envelope, st, kind, received_at, lookup, where)
     if kind.name == "verification":

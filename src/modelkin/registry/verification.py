@@ -37,6 +37,7 @@ from sqlalchemy import Connection, select
 
 from modelkin.errors import ModelkinError
 from modelkin.registry import tables as t
+from modelkin.registry.binding import bound_fingerprint
 from modelkin.registry.blobs import BlobStore
 
 #: sha256 -> path of its stored fingerprint, or None
@@ -351,6 +352,15 @@ def fingerprints(conn: Connection, blobs: BlobStore) -> dict[str, tuple[str | No
     return out
 
 
+def _bound(fps: dict[str, tuple[str | None, Path, str]], digest: str) -> Path | None:
+    """The stored fingerprint of ``digest`` only if it names that model's own files
+    (:mod:`.binding`): a borrowed or unbound fingerprint never decides a claim."""
+    found = fps.get(digest)
+    if found is None or bound_fingerprint(found[1], {"digest": found[2]}, digest) is None:
+        return None
+    return found[1]
+
+
 def verify_claim(
     conn: Connection, blobs: BlobStore, claim: dict[str, Any], predicate: dict[str, Any]
 ) -> dict[str, Any]:
@@ -360,7 +370,7 @@ def verify_claim(
     names = {d: name for d, (name, _, _) in fps.items()}
     results, counts = check_claim(
         predicate,
-        lambda d: fps[d][1] if d in fps else None,
+        lambda d: _bound(fps, d),
         list(names.items()),
         lambda d: [(a, names.get(a)) for a in claimed_ancestors(conn, d)],
     )

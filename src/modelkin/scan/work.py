@@ -64,11 +64,14 @@ def scan_one(path: str, mode: str = "fast", seed: int = 0) -> dict[str, Any]:
             raise ModelkinError(p, "no such file or directory")
         before = stat_signature(p)
         files = scan_directory(p)
+        digest = manifest_digest(files)
         # One model per CPU is the unit of parallelism: BLAS threads on top would
         # oversubscribe the cores (measured: 1.7x slower for one model on 2 cores, far
         # worse when every core already runs a worker).
         with threadpool_limits(limits=1):
-            fp = fingerprint_model(p, mode="full" if mode == "full" else "fast", seed=seed)
+            fp = fingerprint_model(
+                p, mode="full" if mode == "full" else "fast", seed=seed, manifest=digest
+            )
         if stat_signature(p) != before:
             raise ModelkinError(p, "model files changed while being scanned")
         with tempfile.TemporaryDirectory(prefix="modelkin-scan-") as tmp:
@@ -77,7 +80,7 @@ def scan_one(path: str, mode: str = "fast", seed: int = 0) -> dict[str, Any]:
             "ok": True,
             "stat": before,
             "manifest": files,
-            "manifest_digest": manifest_digest(files),
+            "manifest_digest": digest,
             "fingerprint": data,
             "fingerprint_digest": fp.digest(),
             "structure": fp.structure,

@@ -23,6 +23,7 @@ from modelkin.errors import ModelkinError, NotFoundError
 from modelkin.fingerprint import Fingerprint
 from modelkin.forensics import Report, compare
 from modelkin.registry import Record, Registry
+from modelkin.registry.binding import binding_problem
 from modelkin.search.features import index_items
 from modelkin.search.index import INDEX_FILE, Match, SearchIndex
 
@@ -32,12 +33,19 @@ DEFAULT_TOP = 10
 
 
 def record_fingerprint(registry: Registry, rec: Record) -> Fingerprint:
-    """The fingerprint a model registered with (from the blob store)."""
+    """The fingerprint a model registered with (from the blob store), only if it names this
+    model's own files (:mod:`modelkin.registry.binding`): another model's fingerprint, or
+    an unbound one, would make this record look like that model."""
     ref = rec.predicate.get("fingerprint")
     blob = ref.get("blob") if isinstance(ref, dict) else None
     if not isinstance(blob, str) or not registry.blobs.has(blob):
         raise NotFoundError(rec.name or rec.id, "this model was registered without a fingerprint")
-    return Fingerprint.load(registry.blobs.path(blob))
+    fp = Fingerprint.load(registry.blobs.path(blob))
+    problem = binding_problem(fp, ref.get("digest") if isinstance(ref, dict) else None,
+                              str(rec.digest))  # fmt: skip
+    if problem is not None:
+        raise NotFoundError(rec.name or rec.id, f"no usable fingerprint: {problem}")
+    return fp
 
 
 def index_dir(registry: Registry) -> Path:
