@@ -8,6 +8,7 @@ refused, and ``modelkin verify`` recomputes a fingerprint from the weights at ha
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from registry_helpers import make_model_dir
 from modelkin.cli import main
 from modelkin.errors import StatementError
 from modelkin.fingerprint import Fingerprint, fingerprint_model
-from modelkin.registry import Registry, register_model, submit_predicate
+from modelkin.registry import Registry, register_derivation, register_model, submit_predicate
 from modelkin.registry.leaf import encode_leaf
 from modelkin.search import record_fingerprint
 from modelkin.statements import Identity
@@ -95,6 +96,14 @@ def test_an_unbound_fingerprint_is_refused_but_an_old_logged_one_replays_unused(
         rec = again.model("old")
         with pytest.raises(Exception, match="no usable fingerprint"):
             record_fingerprint(again, rec)
+        # nor does a lineage check use it: a near copy's claim cannot be verified with it
+        copy = make_model_dir(tmp_path / "copy", 5)
+        (copy / "config.json").write_text("{}")
+        register_model(again, copy, bob, name="copy2", version="1", organisation="Bob Corp",
+                       license="mit")  # fmt: skip
+        claim = register_derivation(again, bob, child="copy2", parents=["old"], relation="finetune")
+        (v,) = again.record(claim.record_id).verifications
+        assert v.verdict != "verified" and "fingerprint" in json.dumps(v.detail)
 
 
 def _verify(
