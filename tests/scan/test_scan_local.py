@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,22 +84,50 @@ def test_changed_model_is_scanned_again(collection: Path, tmp_path: Path) -> Non
     assert Fingerprint.load(fp).name is not None
 
 
+# Runs the real CLI with an audit hook that holds the scan when it first opens a file of
+# the model named by argv[2]: it reports on the pipe argv[1] and waits for a signal there.
+# The scan is provably mid-way when the test signals it, however loaded the machine is.
+_HOLD_AT_MODEL = """
+import os, runpy, signal, sys
+ready, target = int(sys.argv[1]), sys.argv[2]
+held = []
+def hold(event, args):
+    if event == "open" and not held and isinstance(args[0], (str, bytes, os.PathLike)):
+        if os.fsdecode(args[0]).startswith(target):
+            held.append(True)
+            os.write(ready, b"held")
+            os.close(ready)
+            signal.pause()
+sys.addaudithook(hold)
+sys.argv = ["modelkin", *sys.argv[3:]]
+runpy.run_module("modelkin", run_name="__main__", alter_sys=True)
+"""
+
+
 def test_ctrl_c_keeps_journal_consistent_and_rerun_finishes(
     collection: Path, tmp_path: Path, fingerprint_bytes: ReadFps
 ) -> None:
-    """A real SIGINT to the CLI in a subprocess, once the first model is journaled."""
-    for n in range(3):  # enough models that the scan is still running when signalled
+    """A real SIGINT to the CLI in a subprocess, sent while it is reading a model after
+    others are journaled done (held there by an audit hook, not found by a sleep)."""
+    for n in range(3):
         shutil.copytree(collection / "acme" / "alpha", collection / "more" / f"m{n}")
     full, out = tmp_path / "full", tmp_path / "out"
     _scan(collection, full, retries=0)
-    cmd = [sys.executable, "-m", "modelkin", "scan-collection", str(collection), "-o", str(out)]
-    proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    target = str(collection / "more" / "m1") + os.sep
+    cmd = ["scan-collection", str(collection), "-o", str(out), "--json"]
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_AT_MODEL, str(write_end), target, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as ready:
+        held = ready.read()  # returns when the hook reports, or at EOF if the CLI died
+    assert held == b"held", proc.communicate(timeout=60)
     journal = out / JOURNAL_NAME
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and b'"done"' in journal.read_bytes():
-            break
-        time.sleep(0.02)
+    assert b'"done"' in journal.read_bytes()  # mid-scan: some models done, m1 in progress
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr.decode()

@@ -103,19 +103,41 @@ def _exists(reg: Registry, name: str, kind: str) -> bool:
     return True
 
 
-def _step(reg: Registry, s: DemoSummary, name: str, kind: str, make: Callable[[], object]) -> None:
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _step(
+    reg: Registry,
+    s: DemoSummary,
+    name: str,
+    kind: str,
+    make: Callable[[], object],
+    say: Progress = _quiet,
+) -> None:
     if _exists(reg, name, kind):
         s.existing.append(f"{kind} {name}")
         return
+    say(
+        f"{kind} {name}: "
+        + ("fingerprinting and registering" if kind == "model" else "registering")
+    )
     receipt = make()
     s.created.append(f"{kind} {name} (ledger #{getattr(receipt, 'ledger_index', '?')})")
     s.warnings.extend(getattr(receipt, "warnings", []))
 
 
 def seed_demo(
-    home: Path | str | None = None, fetch: Callable[[str], Path] | None = None
+    home: Path | str | None = None,
+    fetch: Callable[[str], Path] | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
-    """Seed (or complete) the demo registry in ``home``; idempotent."""
+    """Seed (or complete) the demo registry in ``home``; idempotent. ``progress`` is told
+    what is about to happen before every slow step (fingerprints, forensic checks)."""
+    say = progress or _quiet
     if fetch is None:
         from modelkin_dev.fixtures import fetch as fetch_fixture
 
@@ -137,22 +159,24 @@ def seed_demo(
             make = functools.partial(
                 register_model, reg, path, lab, name=mid, version=version,
                 organisation=DEMO_ORG, license=lic, intended_use=use)  # fmt: skip
-            _step(reg, s, mid, "model", make)
+            _step(reg, s, mid, "model", make, say)
         tuned = h.root / "demo" / TUNED
         if not _exists(reg, TUNED, "model"):
             from modelkin_dev.synth.transforms import add_noise
 
             if not tuned.exists():
+                say(f"model {TUNED}: writing minilm-l6 plus light noise (a stand-in fine-tune)")
                 add_noise(paths["minilm-l6"], tuned, scale=0.01, seed=7)
         _step(reg, s, TUNED, "model", lambda: register_model(
             reg, tuned, lab, name=TUNED, version="1.0", organisation=DEMO_ORG,
-            license="apache-2.0", intended_use="Sentence embeddings, tuned on demo pairs."))  # fmt: skip
+            license="apache-2.0", intended_use="Sentence embeddings, tuned on demo pairs."), say)  # fmt: skip
         scratch = h.root / "demo" / SCRATCH
         if not _exists(reg, SCRATCH, "model") and not (scratch / "model.safetensors").exists():
+            say(f"model {SCRATCH}: initialising minilm-l6's architecture with fresh weights")
             _init_like(paths["minilm-l6"], scratch)
         _step(reg, s, SCRATCH, "model", lambda: register_model(
             reg, scratch, auditor, name=SCRATCH, version="0", organisation="Demo Audit",
-            license="apache-2.0", intended_use="Control: minilm-l6's architecture, fresh weights."))  # fmt: skip
+            license="apache-2.0", intended_use="Control: minilm-l6's architecture, fresh weights."), say)  # fmt: skip
         data = h.root / "demo" / "data"
         data.mkdir(parents=True, exist_ok=True)
         for fname, text in TEXTS.items():
@@ -161,12 +185,12 @@ def seed_demo(
         _step(reg, s, DATASET, "dataset", lambda: register_dataset(reg, lab, dataset_predicate(
             name=DATASET, manifest=manifest_from_directory(data), version="1",
             organisation=DEMO_ORG, description="Paraphrase pairs written for the demo.",
-            licenses=["CC-BY-4.0"], consent="obtained", languages=["en"])))  # fmt: skip
+            licenses=["CC-BY-4.0"], consent="obtained", languages=["en"])), say)  # fmt: skip
         _step(reg, s, RUN, "training-run", lambda: register_training_run(
             reg, lab, name=RUN, hardware_kind="cpu", hardware_count=2,
             started_at="2026-11-01T10:00:00Z", ended_at="2026-11-01T10:20:00Z", output=TUNED,
             input_models=["minilm-l6"], datasets=[DATASET], accelerator_hours=0.0,
-            energy_kwh=0.02, organisation=DEMO_ORG))  # fmt: skip
+            energy_kwh=0.02, organisation=DEMO_ORG), say)  # fmt: skip
         claims = {
             TUNED: (lab, "minilm-l6"),  # true: it is minilm-l6 plus noise
             SCRATCH: (auditor, "minilm-l6"),  # false: same shapes, independent weights
@@ -181,6 +205,7 @@ def seed_demo(
             if done:
                 s.existing.append(f"derivation {child} <- {parent}")
             else:
+                say(f"claim {child} <- {parent}: registering and checking it forensically")
                 r = register_derivation(
                     reg, signer, child=child, parents=[parent], relation="finetune",
                     notes="demo claim")  # fmt: skip
@@ -188,7 +213,7 @@ def seed_demo(
                 done = [reg.record(r.record_id)]
             verdicts = [v.verdict for v in done[0].verifications]
             s.verdicts[f"{child} finetune of {parent}"] = verdicts[0] if verdicts else "unchecked"
-        _seed_works(reg, h, lab, s)
+        _seed_works(reg, h, lab, s, say)
     return s
 
 
@@ -204,7 +229,7 @@ WORKS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
-def _seed_works(reg: Registry, h: Home, lab: Identity, s: DemoSummary) -> None:
+def _seed_works(reg: Registry, h: Home, lab: Identity, s: DemoSummary, say: Progress) -> None:
     """A human-authored, an AI-assisted and an AI-generated work."""
     from modelkin.works.record import work_from_dict
     from modelkin.works.register import register_work
@@ -224,5 +249,6 @@ def _seed_works(reg: Registry, h: Home, lab: Identity, s: DemoSummary) -> None:
         if _exists(reg, sha256_file(content), "work"):  # works are known by content digest
             s.existing.append(f"work {title}")
             continue
+        say(f"work {title}: registering")
         receipt = register_work(reg, lab, work, content)
         s.created.append(f"work {title} (ledger #{receipt.ledger_index})")
