@@ -81,13 +81,14 @@ def test_chain_of_custody(reg: Registry, alice: Identity, tmp_path: Path) -> Non
     svg = reg.lineage_svg(graph)
     doc = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
-    assert len(doc.findall(f"{ns}rect")) == len(graph.nodes) + 1  # + background
-    assert len(doc.findall(f"{ns}path")) == len(graph.edges)
+    assert len(doc.findall(f"{ns}rect[@class='node']")) == len(graph.nodes)
+    assert len(doc.findall(f"{ns}polyline[@class='edge']")) == len(graph.edges)
     texts = " ".join(t.text or "" for t in doc.iter(f"{ns}text"))
     for name in ("base", "chat-q4", "Assistant", "sft-data", "dangling reference"):
         assert name in texts
     # layered left to right: dangling -> base -> sft -> chat -> chat-q4 -> Assistant
-    columns = {float(r.get("x", 0)) for r in doc.findall(f"{ns}rect")[1:]}
+    boxes = doc.findall(f"{ns}rect[@class='node']")
+    columns = {round(float(r.get("x", 0)) + float(r.get("width", 0)) / 2) for r in boxes}
     assert len(columns) == 6
 
 

@@ -198,6 +198,19 @@ def lineage_svg(ref: Ref, state: State) -> Response:
     return Response(state.registry.lineage_svg(graph), media_type="image/svg+xml")
 
 
+@router.get(
+    "/models/{ref}/lineage.png",
+    summary="Lineage graph as PNG",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def lineage_png(ref: Ref, state: State) -> Response:
+    from modelkin.registry.svg import lineage_png as draw_png
+
+    graph = state.locked(lambda: state.registry.lineage(_digest(state, ref)))
+    return Response(draw_png(graph), media_type="image/png")
+
+
 def _label(state: ServerState, ref: str) -> Any:
     return state.locked(lambda: build_label(state.registry, ref))
 
