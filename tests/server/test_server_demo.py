@@ -22,8 +22,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory, real_models: dict[str, Path])
     assert len(first.created) == 15 and not first.existing
     again = seed_demo(home, fetch=real_models.__getitem__)
     assert again.created == [] and len(again.existing) == 15  # idempotent
-    assert first.verdicts["minilm-l6-tuned finetune of minilm-l6"] == "verified"
-    assert first.verdicts["minilm-l6-scratch finetune of minilm-l6"] == "contradicted"
+    assert first.verdicts["minilm-l6-tuned finetune of all-MiniLM-L6-v2"] == "verified"
+    assert first.verdicts["minilm-l6-scratch finetune of all-MiniLM-L6-v2"] == "contradicted"
     with Registry.open(home) as reg:
         # 15 seeded statements, the verifier's identity and its 3 claims' verifications
         assert reg.ledger.size() == 19
@@ -37,19 +37,19 @@ def test_demo_lineage_and_forensics(demo: str) -> None:
     assert verdicts.get("finetune") == "verified"
     rep = httpx.get(
         f"{demo}/api/v1/forensics/compare",
-        params={"suspect": "minilm-l6-tuned", "candidate": "minilm-l6"},
+        params={"suspect": "minilm-l6-tuned", "candidate": "all-MiniLM-L6-v2"},
         timeout=60,
     ).json()
     assert rep["related"] is True and rep["p_value"] < 1e-6
     far = httpx.get(
         f"{demo}/api/v1/forensics/compare",
-        params={"suspect": "gemma-270m", "candidate": "minilm-l6"},
+        params={"suspect": "gemma-3-270m", "candidate": "all-MiniLM-L6-v2"},
         timeout=60,
     ).json()
     assert far["related"] is not True
     html = httpx.get(
         f"{demo}/api/v1/forensics/compare",
-        params={"suspect": "minilm-l6-tuned", "candidate": "minilm-l6", "format": "html"},
+        params={"suspect": "minilm-l6-tuned", "candidate": "all-MiniLM-L6-v2", "format": "html"},
         timeout=60,
     )
     assert html.headers["content-type"].startswith("text/html") and "<html" in html.text
@@ -68,8 +68,8 @@ def test_demo_fingerprint_upload_ranks_the_parent_first(demo: str, tmp_path: Pat
         )
     assert r.status_code == 200, r.text
     names = [c["model"]["name"] for c in r.json()["candidates"] if c["related"]]
-    assert set(names[:2]) == {"minilm-l6", "minilm-l6-tuned"}
-    assert "gemma-270m" not in names
+    assert set(names[:2]) == {"all-MiniLM-L6-v2", "minilm-l6-tuned"}
+    assert "gemma-3-270m" not in names
     bad = httpx.post(
         f"{demo}/api/v1/forensics/candidates", files={"fingerprint": b"not a fingerprint"}
     )
@@ -90,7 +90,7 @@ def test_demo_works_tiers_and_terms(demo: str) -> None:
     assert "ai-generated" in page and "A poem about lineage" in page
     cmp = httpx.get(
         f"{demo}/compare",
-        params={"suspect": "minilm-l6-tuned", "candidate": "minilm-l6"},
+        params={"suspect": "minilm-l6-tuned", "candidate": "all-MiniLM-L6-v2"},
         timeout=60,
     ).text
     assert "Verdict:" in cmp and "p-value" in cmp

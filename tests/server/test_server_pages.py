@@ -110,9 +110,9 @@ def test_a_cursor_the_server_did_not_issue_is_a_400(many: str, cursor: str) -> N
 
 def test_home_page_shows_counts_and_the_newest_records_only(many: str) -> None:
     html = httpx.get(f"{many}/").text
-    facts = dict(re.findall(r"<dt>([\w-]+)</dt><dd>(\d+)</dd>", html))
-    assert facts["model"] == str(MODELS) and facts["derivation"] == "4"
-    table = html.split("The latest records, newest first", 1)[1]
+    numbers = dict(re.findall(r'<a href="(/\w+)"><strong>(\d+)</strong>', html))
+    assert numbers["/models"] == str(MODELS) and numbers["/claims"] == "4"
+    table = html.split("The latest records of every kind, newest first", 1)[1]
     shown = re.findall(r">(pm-\d\d)</a>", table)
     assert shown == [f"pm-{i:02d}" for i in range(MODELS - 1, 5, -1)]  # 4 claims + 6 models
 

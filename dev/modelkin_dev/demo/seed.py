@@ -3,16 +3,22 @@
 What is seeded (see ``/work/shared/MODELS.md`` for the models' known history):
 
 * identities ``demo-lab`` (a model lab) and ``demo-auditor``, keys kept in ``<home>/keys``;
-* the real models ``minilm-l6`` (HF safetensors), ``minilm-l3`` (ONNX), ``gemma-270m`` (GGUF)
-  from :mod:`modelkin_dev.fixtures`, plus ``minilm-l6-tuned``: minilm-l6 with light Gaussian
-  noise (:func:`modelkin_dev.synth.transforms.add_noise`, a stand-in for a fine-tune);
+* the real models under their real names and publishers, fixtures ``minilm-l6`` (HF
+  safetensors), ``minilm-l3`` (ONNX) and ``gemma-270m`` (GGUF) of :mod:`modelkin_dev.fixtures`:
+  ``all-MiniLM-L6-v2`` and ``paraphrase-MiniLM-L3-v2`` (sentence-transformers) and
+  ``gemma-3-270m`` (Google). The demo cannot hold their publishers' keys, so the demo lab's key
+  signs these registrations, naming the publisher as the organisation; the version is what
+  the release itself says (``v2``; the GGUF quantisation), never invented;
+* ``minilm-l6-tuned``: all-MiniLM-L6-v2 with light Gaussian noise
+  (:func:`modelkin_dev.synth.transforms.add_noise`, a stand-in for a fine-tune);
 * a dataset over a few real text files written into ``<home>/demo/data``;
 * a training run producing ``minilm-l6-tuned`` from ``minilm-l6`` on that dataset;
 * ``minilm-l6-scratch``: minilm-l6's architecture with freshly initialised (seeded) weights,
   an independent control;
-* three derivation claims, all "finetune of minilm-l6": ``minilm-l6-tuned`` (true),
-  ``minilm-l6-scratch`` (false; the forensics can contradict it) and ``gemma-270m`` (false;
-  another architecture: only the shape-free tests run, they find nothing, so it is contradicted);
+* three derivation claims, all "finetune of all-MiniLM-L6-v2": ``minilm-l6-tuned`` (true),
+  ``minilm-l6-scratch`` (false; the forensics can contradict it) and ``gemma-3-270m`` (false;
+  another architecture: only the shape-free tests can run and they have no power, so the
+  registry abstains: unverifiable);
 * three works (human, AI-assisted, AI-generated).
 The registry's own forensic check gives the claims' verdicts.
 
@@ -46,11 +52,17 @@ DATASET = "demo-sentence-pairs"
 RUN = "demo-tune-minilm-l6"
 TUNED = "minilm-l6-tuned"
 SCRATCH = "minilm-l6-scratch"
-MODELS = (
-    ("minilm-l6", "2.0", "apache-2.0", "Sentence embeddings (search, clustering)."),
-    ("minilm-l3", "2.0", "apache-2.0", "Paraphrase detection embeddings."),
-    ("gemma-270m", "3", "gemma", "Small text generation."),
-)
+#: fixture id -> (registered name, publisher, version, licence, intended use)
+MODELS = {
+    "minilm-l6": ("all-MiniLM-L6-v2", "sentence-transformers", "v2", "apache-2.0",
+                  "Sentence embeddings (search, clustering)."),
+    "minilm-l3": ("paraphrase-MiniLM-L3-v2", "sentence-transformers", "v2", "apache-2.0",
+                  "Paraphrase detection embeddings."),
+    "gemma-270m": ("gemma-3-270m", "Google", "GGUF Q4_K_M", "gemma",
+                   "Small text generation."),
+}  # fmt: skip
+BASE = MODELS["minilm-l6"][0]
+GEMMA = MODELS["gemma-270m"][0]
 TEXTS = {
     "train.tsv": "a cat sits on the mat\ta cat is sitting on a mat\n"
     "the sky is blue\tthe colour of the sky is blue\n",
@@ -154,29 +166,30 @@ def seed_demo(
                 register_identity(reg, ident, org)
                 s.created.append(f"identity {ident.name}")
         paths: dict[str, Path] = {}
-        for mid, version, lic, use in MODELS:
+        for n, (mid, (name, publisher, version, lic, use)) in enumerate(MODELS.items(), 1):
+            say(f"real model {n}/{len(MODELS)} {name}: fetching from the fixture cache")
             paths[mid] = path = fetch(mid)
             make = functools.partial(
-                register_model, reg, path, lab, name=mid, version=version,
-                organisation=DEMO_ORG, license=lic, intended_use=use)  # fmt: skip
-            _step(reg, s, mid, "model", make, say)
+                register_model, reg, path, lab, name=name, version=version,
+                organisation=publisher, license=lic, intended_use=use)  # fmt: skip
+            _step(reg, s, name, "model", make, say)
         tuned = h.root / "demo" / TUNED
         if not _exists(reg, TUNED, "model"):
             from modelkin_dev.synth.transforms import add_noise
 
             if not tuned.exists():
-                say(f"model {TUNED}: writing minilm-l6 plus light noise (a stand-in fine-tune)")
+                say(f"model {TUNED}: writing {BASE} plus light noise (a stand-in fine-tune)")
                 add_noise(paths["minilm-l6"], tuned, scale=0.01, seed=7)
         _step(reg, s, TUNED, "model", lambda: register_model(
             reg, tuned, lab, name=TUNED, version="1.0", organisation=DEMO_ORG,
             license="apache-2.0", intended_use="Sentence embeddings, tuned on demo pairs."), say)  # fmt: skip
         scratch = h.root / "demo" / SCRATCH
         if not _exists(reg, SCRATCH, "model") and not (scratch / "model.safetensors").exists():
-            say(f"model {SCRATCH}: initialising minilm-l6's architecture with fresh weights")
+            say(f"model {SCRATCH}: initialising {BASE}'s architecture with fresh weights")
             _init_like(paths["minilm-l6"], scratch)
         _step(reg, s, SCRATCH, "model", lambda: register_model(
             reg, scratch, auditor, name=SCRATCH, version="0", organisation="Demo Audit",
-            license="apache-2.0", intended_use="Control: minilm-l6's architecture, fresh weights."), say)  # fmt: skip
+            license="apache-2.0", intended_use=f"Control: {BASE}'s architecture, fresh weights."), say)  # fmt: skip
         data = h.root / "demo" / "data"
         data.mkdir(parents=True, exist_ok=True)
         for fname, text in TEXTS.items():
@@ -189,12 +202,12 @@ def seed_demo(
         _step(reg, s, RUN, "training-run", lambda: register_training_run(
             reg, lab, name=RUN, hardware_kind="cpu", hardware_count=2,
             started_at="2026-11-01T10:00:00Z", ended_at="2026-11-01T10:20:00Z", output=TUNED,
-            input_models=["minilm-l6"], datasets=[DATASET], accelerator_hours=0.0,
+            input_models=[BASE], datasets=[DATASET], accelerator_hours=0.0,
             energy_kwh=0.02, organisation=DEMO_ORG), say)  # fmt: skip
         claims = {
-            TUNED: (lab, "minilm-l6"),  # true: it is minilm-l6 plus noise
-            SCRATCH: (auditor, "minilm-l6"),  # false: same shapes, independent weights
-            "gemma-270m": (auditor, "minilm-l6"),  # false, but another architecture entirely
+            TUNED: (lab, BASE),  # true: it is all-MiniLM-L6-v2 plus noise
+            SCRATCH: (auditor, BASE),  # false: same shapes, independent weights
+            GEMMA: (auditor, BASE),  # false, but another architecture entirely
         }
         for child, (signer, parent) in claims.items():
             done = [
@@ -224,7 +237,7 @@ WORKS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
      {"systems": [{"name": "minilm-l6-tuned", "role": "assisted"}], "ai_share": 0.3,
       "human_contribution": "layout and labels by the author"}),
     ("Generated caption set", "text", "captions.txt", "a cat on a mat\n",
-     {"systems": [{"name": "gemma-270m", "role": "generated"}], "ai_share": 1.0,
+     {"systems": [{"name": "gemma-3-270m", "role": "generated"}], "ai_share": 1.0,
       "human_contribution": None}),
 )  # fmt: skip
 

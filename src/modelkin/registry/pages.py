@@ -190,3 +190,23 @@ def by_subject(registry: Registry, digest: str, kind: str) -> list[Record]:
     with registry.engine.connect() as conn:
         rows = conn.execute(q.order_by(t.records.c.ledger_index)).all()
         return registry._to_records(conn, rows)
+
+
+def claims_page(
+    registry: Registry,
+    verdict: str | None = None,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    newest_first: bool = True,
+) -> RecordPage:
+    """Active lineage claims (derivations), newest first, optionally only those with a
+    stored forensic ``verdict`` (``verified``, ``contradicted``, ``unverifiable``), or
+    ``unchecked`` for claims with none."""
+    q = select(t.records).where(t.records.c.kind == "derivation", t.records.c.status == "active")
+    if verdict == "unchecked":
+        q = q.where(t.records.c.id.not_in(select(t.verifications.c.record_id)))
+    elif verdict:
+        ids = select(t.verifications.c.record_id).where(t.verifications.c.verdict == verdict)
+        q = q.where(t.records.c.id.in_(ids))
+    return _page(registry, q, after, limit, newest_first)

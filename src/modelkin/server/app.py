@@ -30,6 +30,7 @@ from modelkin.server import (
     docs,
     problems,
     ui,
+    ui_records,
     ui_works,
 )
 from modelkin.server.budget import HeavyAdmission, WorkGate
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(api_works.router)
     app.include_router(ui_works.router)
     app.include_router(ui.router)
+    app.include_router(ui_records.router)
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if cfg.tiles_dir is not None:

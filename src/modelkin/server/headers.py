@@ -4,8 +4,9 @@ Every response gets ``X-Content-Type-Options: nosniff``, a ``Referrer-Policy`` a
 Content-Security-Policy; a route may set its own policy first (label and evidence-report
 documents do, through :func:`document_headers`), and the middleware leaves it alone.
 
-* Pages (``text/html`` from our templates): no script at all (the UI works without
-  JavaScript), styles only from ``/static``, frames only from this origin (the label
+* Pages (``text/html`` from our templates): scripts and styles only from ``/static``
+  (never inline, never another origin: the proof checks that re-run a page's inclusion
+  proof in the browser are same-origin files; the UI works without them), frames only from this origin (the label
   iframe), forms only to this origin, and the page itself may not be framed by anyone
   (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` for older browsers):
   clickjacking the works form is not possible.
@@ -33,7 +34,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 DOCUMENT_CSP = (

@@ -55,18 +55,40 @@ def _status(state: ServerState) -> dict[str, Any]:
     return state.locked(read)
 
 
+#: home page numbers: (list path, record kind, noun)
+NUMBERS = (
+    ("/models", "model", "model"),
+    ("/claims", "derivation", "lineage claim"),
+    ("/datasets", "dataset", "dataset"),
+    ("/runs", "training-run", "training run"),
+    ("/products", "product", "product"),
+    ("/works", "work", "work"),
+)
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, state: State) -> HTMLResponse:
-    """Ledger status, counts per kind and the newest records: bounded queries only."""
+    """The story on one screen: numbers (links), lineage claims with their verdicts, the
+    models, the ledger and its witnesses, the newest records. Bounded queries only."""
+    from modelkin.server.ui_records import claim_of
+
+    reg = state.registry
     recent = pages.records_page(
-        state.registry,
+        reg,
         newest_first=True,
         limit=RECENT,
         exclude_kinds=("identity", "verification"),  # shown with the claims they check
     ).items
+    models = pages.records_page(reg, "model", newest_first=True, limit=RECENT).items
+    claims = []
+    for rec in pages.claims_page(reg, limit=RECENT).items:
+        claim = claim_of(state, rec)
+        claim.update(id=rec.id, signer=rec.signer_name or rec.signer_keyid[:12])
+        claims.append(claim)
     return page(
-        request, "home.html", ledger=_status(state), recent=recent, counts=state.kind_counts()
-    )
+        request, "home.html", ledger=_status(state), recent=recent, counts=state.kind_counts(),
+        models=models, claims=claims, numbers=NUMBERS,
+    )  # fmt: skip
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -84,23 +106,15 @@ def search(
 def model(request: Request, ref: str, state: State) -> HTMLResponse:
     rec = state.registry.model(ref)
 
-    def gather() -> tuple[Any, dict[str, Any]]:
-        return state.registry.lineage(str(rec.digest)), state.registry.inclusion_proof(
-            rec.ledger_index
-        )
+    from modelkin.server.proofview import proof_view
 
-    graph, proof = state.locked(gather)
+    graph = state.locked(lambda: state.registry.lineage(str(rec.digest)))
     # The label and the SVG graph load as <iframe>/<img> from the API: user-supplied names
     # inside them can never run script in this page.
     return page(
-        request, "model.html", rec=rec, graph=graph, proof=proof, exports=list(EXPORT_FORMATS)
-    )
-
-
-@router.get("/records/{ref}", response_class=HTMLResponse)
-def record(request: Request, ref: str, state: State) -> HTMLResponse:
-    rec = state.registry.record(ref)
-    return page(request, "record.html", rec=rec)
+        request, "model.html", rec=rec, graph=graph, pv=proof_view(state, rec.ledger_index),
+        exports=list(EXPORT_FORMATS),
+    )  # fmt: skip
 
 
 @router.get("/ledger", response_class=HTMLResponse)
