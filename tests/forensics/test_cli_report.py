@@ -76,3 +76,19 @@ def test_html_report_explains_tests(fps: FingerprintCache) -> None:
     page = render_html(compare(fps("permuted"), fps("minilm-l6")))
     for name in ("unit_matching", "layer_alignment", "parameter_similarity", "Null distribution"):
         assert name in page
+
+
+def test_report_plots_show_both_curves_when_they_coincide(fps: FingerprintCache) -> None:
+    """A model against itself: every per-layer curve pair coincides; both stay visible
+    (a wide pale suspect line under a thin dark candidate line, each with its markers)
+    and the plot says they coincide; two different models' curves do not say so."""
+    import re
+
+    same = render_html(compare(fps("minilm-l6"), fps("minilm-l6")))
+    plots = re.findall(r"<svg width=\"300\".*?</svg>", same)
+    assert plots
+    for svg in plots:
+        assert svg.count("<polyline") == 2 and 'stroke-width="5"' in svg
+        assert "<circle" in svg and "<rect" in svg and "the two curves coincide" in svg
+    other = render_html(compare(fps("minilm-l6"), fps("rand1")))
+    assert "the two curves coincide" not in other

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def test_demo_lineage_and_forensics(demo: str) -> None:
         timeout=60,
     ).json()
     assert rep["related"] is True and rep["p_value"] < 1e-6
+    # both sides by their registered names, in the API and in the stored evidence
+    assert rep["suspect"]["name"] == "minilm-l6-tuned"
+    assert rep["candidate"]["name"] == "all-MiniLM-L6-v2"
+    assert rep["candidate"]["organisation"] == "sentence-transformers"
+    stored = next(e for e in graph["edges"] if e["relation"] == "finetune")["evidence"]
+    report = stored["verification"]["report"]
+    assert (report["suspect"]["name"], report["candidate"]["name"]) == (
+        "minilm-l6-tuned",
+        "all-MiniLM-L6-v2",
+    )
     far = httpx.get(
         f"{demo}/api/v1/forensics/compare",
         params={"suspect": "gemma-3-270m", "candidate": "all-MiniLM-L6-v2"},
@@ -96,3 +107,16 @@ def test_demo_works_tiers_and_terms(demo: str) -> None:
     assert "Verdict:" in cmp and "p-value" in cmp
     home = httpx.get(f"{demo}/").text
     assert "minilm-l6-tuned" in home
+    # the story on the home page: the claims as child ← parent with their verdicts, and the
+    # real models under their real names and publishers
+    claims = re.findall(r'verdict-(\w+)">\w+</span>\s*<a href="/records/\w+">([^<]+)</a>', home)
+    assert ("verified", "minilm-l6-tuned ← all-MiniLM-L6-v2") in claims
+    assert ("contradicted", "minilm-l6-scratch ← all-MiniLM-L6-v2") in claims
+    for name, publisher in (("all-MiniLM-L6-v2", "sentence-transformers"),
+                            ("gemma-3-270m", "Google")):  # fmt: skip
+        assert re.search(rf">{name}</a></td><td>{publisher}</td>", home), name
+    # the compare page starts from two different models: the newest claim's child and parent
+    start = httpx.get(f"{demo}/compare").text
+    picked = re.findall(r'id="(suspect|candidate)" [^>]*value="([^"]*)"', start)
+    assert len(picked) == 2 and picked[0][1] and picked[0][1] != picked[1][1]
+    assert "minilm-l6-tuned</a></strong>" in cmp and "by sentence-transformers" in cmp

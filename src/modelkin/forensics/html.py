@@ -30,26 +30,49 @@ def _fmt(x: Any) -> str:
 
 
 def _lines(curves: dict[str, dict[str, list[float]]], w: int = 300, h: int = 160) -> str:
+    """Per-layer curves, suspect and candidate overlaid. The suspect is drawn wide and pale
+    with round markers, the candidate narrow and dark with square ones on top, so two
+    curves that coincide (a copy, a light fine-tune) still show as two; the plot then says
+    so in words as well."""
     out = []
     for name, c in curves.items():
         ys = [v for v in c["suspect"] + c["candidate"] if v == v]
         lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
         span = (hi - lo) or 1.0
 
-        def path(v: list[float], lo: float = lo, span: float = span) -> str:
+        def xy(v: list[float], lo: float = lo, span: float = span) -> list[tuple[float, float]]:
             n = max(1, len(v) - 1)
-            pts = [
-                f"{10 + (w - 20) * i / n:.1f},{h - 20 - (h - 40) * (y - lo) / span:.1f}"
+            return [
+                (10 + (w - 20) * i / n, h - 20 - (h - 40) * (y - lo) / span)
                 for i, y in enumerate(v)
+                if y == y
             ]
-            return " ".join(pts)
 
+        def path(pts: list[tuple[float, float]]) -> str:
+            return " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+
+        sp, cp = xy(c["suspect"]), xy(c["candidate"])
+        same = len(sp) == len(cp) and all(
+            abs(a[1] - b[1]) < 0.01 * (h - 40) for a, b in zip(sp, cp, strict=True)
+        )
+        dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#e8a0a0"/>' for x, y in sp)
+        squares = "".join(
+            f'<rect x="{x - 2:.1f}" y="{y - 2:.1f}" width="4" height="4" fill="#1f4e99"/>'
+            for x, y in cp
+        )
+        note = (
+            f'<text x="{w - 10}" y="{h - 6}" font-size="10" text-anchor="end">'
+            "the two curves coincide</text>"
+            if same
+            else ""
+        )
         out.append(
             f'<svg width="{w}" height="{h}" role="img"><title>{escape(name)}</title>'
             f'<text x="10" y="14" font-size="11">{escape(name)} std by relative depth</text>'
-            f'<polyline fill="none" stroke="#c33" stroke-width="2" points="{path(c["suspect"])}"/>'
-            f'<polyline fill="none" stroke="#36c" stroke-width="2" '
-            f'stroke-dasharray="4" points="{path(c["candidate"])}"/></svg>'
+            f'<polyline fill="none" stroke="#e8a0a0" stroke-width="5" stroke-linejoin="round" '
+            f'points="{path(sp)}"/>{dots}'
+            f'<polyline fill="none" stroke="#1f4e99" stroke-width="1.5" '
+            f'stroke-dasharray="4 3" points="{path(cp)}"/>{squares}{note}</svg>'
         )
     return "".join(out)
 
@@ -144,7 +167,8 @@ def render_html(report: Report) -> str:
     for e in report.evidence:
         if "curves" in e.plot:
             plots.append(
-                "<h3>Per-layer weight spread (red: suspect, blue dashed: candidate)"
+                "<h3>Per-layer weight spread (wide pale red with dots: suspect; "
+                "thin dark blue with squares: candidate)"
                 f"</h3>{_lines(e.plot['curves'])}"
             )
         if "matrix_r" in e.plot:

@@ -59,13 +59,19 @@ def register_identity(
 
 
 def fingerprint_into_blobs(
-    registry: Registry, model_path: Path, manifest: str | None = None
+    registry: Registry,
+    model_path: Path,
+    manifest: str | None = None,
+    name: str | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
     """(fingerprint ref, structure, problem) using :mod:`modelkin.fingerprint` if available.
 
     ``manifest`` is the manifest digest of the files at ``model_path``: the fingerprint
     records it, so the registry uses it for this model only (:mod:`.binding`). The
-    fingerprint file goes into the blob store by sha256 so lineage checks can load it."""
+    fingerprint file goes into the blob store by sha256 so lineage checks can load it.
+    It carries the registered ``name`` (not the folder it was read from, often just
+    ``model``), so every report made from it, stored verifications included, names the
+    model as the registry does."""
     try:
         from modelkin.fingerprint import fingerprint_model
     except ImportError as exc:
@@ -74,6 +80,8 @@ def fingerprint_into_blobs(
         fp = fingerprint_model(model_path, manifest=manifest)
     except ModelkinError as exc:
         return None, None, f"not fingerprinted ({exc}); lineage claims stay unverifiable"
+    if name:
+        fp.name = name  # before its digest is first computed (in save)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "fingerprint"
         saved = fp.save(out)
@@ -130,7 +138,7 @@ def register_model(
     structure: dict[str, Any] | None = None
     problem: str | None = None
     if fingerprint:
-        fp_ref, structure, problem = fingerprint_into_blobs(registry, path, digest)
+        fp_ref, structure, problem = fingerprint_into_blobs(registry, path, digest, name)
     pred = {
         "name": name,
         "version": version,

@@ -6,14 +6,18 @@ labels, proofs) and hand it to templates; autoescaping is on for every template.
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from modelkin.errors import ModelkinError
+from modelkin.errors import ModelkinError, NotFoundError
 from modelkin.forensics import render_html
 from modelkin.labels.outputs import EXPORT_FORMATS
 from modelkin.registry import pages
@@ -163,6 +167,20 @@ def ledger(
     return page(request, "ledger.html", rows=list(reversed(rows)), page_size=PAGE, **ctx)
 
 
+def _default_pair(state: ServerState, recent: list[Any]) -> tuple[str | None, str | None]:
+    """Two different models to start from: the newest lineage claim's child and parent
+    (a question the registry has an answer to), else the two newest models."""
+    for rec in pages.claims_page(state.registry, limit=5).items:
+        child = rec.predicate.get("child")
+        parents = rec.predicate.get("parents") or []
+        if isinstance(child, dict) and parents and isinstance(parents[0], dict):
+            a, b = child.get("name"), parents[0].get("name")
+            if a and b and a != b:
+                return str(a), str(b)
+    names = [m.name for m in recent if m.name]
+    return (names[0], names[1]) if len(names) >= 2 else (None, None)
+
+
 @router.get("/compare", response_class=HTMLResponse)
 def compare(
     request: Request,
@@ -170,7 +188,8 @@ def compare(
     suspect: Annotated[str | None, Query(max_length=200)] = None,
     candidate: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """Name two registered models; the report is the forensics package's own HTML.
+    """Name two registered models; the summary is rendered here and the forensics
+    package's full report (plots) is framed below it, inside the site's layout.
 
     The pickers suggest the newest models only: a registry of 100k models does not fit in a
     page, and any name, id or digest may be typed."""
@@ -179,9 +198,16 @@ def compare(
     if suspect and candidate:
         with state.work.slot():
             report = compare_models(state.registry, suspect, candidate)
+        report_url = (
+            f"/api/v1/forensics/compare?suspect={quote(suspect)}&candidate={quote(candidate)}"
+            "&format=html"
+        )
+    else:
+        report_url = None
+        suspect, candidate = _default_pair(state, recent)
     return page(
         request, "compare.html", models=recent, suspect=suspect, candidate=candidate,
-        report=report,
+        report=report, report_url=report_url,
     )  # fmt: skip
 
 
@@ -193,11 +219,37 @@ def compare_uploads(
     candidate: Annotated[UploadFile, File()],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
-    """Two uploaded fingerprints -> the evidence report page."""
+    """Two uploaded fingerprints -> the compare page with their report, named by the files
+    uploaded; the full report is kept a while for the frame (:data:`UPLOADED`)."""
     from modelkin.forensics import compare as compare_fps
 
     state.csrf.check(request, csrf_token)
     a, b = load_upload(suspect, "suspect"), load_upload(candidate, "candidate")
     with state.work.slot():
         report = compare_fps(a, b)
-    return HTMLResponse(render_html(report), headers=document_headers())
+    report.suspect["name"] = suspect.filename or report.suspect.get("name")
+    report.candidate["name"] = candidate.filename or report.candidate.get("name")
+    token = secrets.token_urlsafe(16)
+    with _UPLOADED_LOCK:
+        UPLOADED[token] = render_html(report)
+        while len(UPLOADED) > 32:
+            UPLOADED.popitem(last=False)
+    recent = pages.records_page(state.registry, "model", newest_first=True, limit=PAGE).items
+    return page(
+        request, "compare.html", models=recent, suspect=None, candidate=None, report=report,
+        report_url=f"/compare/uploaded/{token}", uploaded=True,
+    )  # fmt: skip
+
+
+#: Full reports of recent uploaded comparisons, by an unguessable token (bounded, in memory).
+UPLOADED: OrderedDict[str, str] = OrderedDict()
+_UPLOADED_LOCK = threading.Lock()
+
+
+@router.get("/compare/uploaded/{token}", response_class=HTMLResponse)
+def uploaded_report(token: str) -> HTMLResponse:
+    with _UPLOADED_LOCK:
+        body = UPLOADED.get(token)
+    if body is None:
+        raise NotFoundError("report", "no such report (reports of uploads are kept a while only)")
+    return HTMLResponse(body, headers=document_headers())
