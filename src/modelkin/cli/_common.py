@@ -80,4 +80,7 @@ def write_output(data: str | bytes, out: Path | None) -> None:
         typer.echo(data, nl=False)
 
 
-MODEL_HELP = "Registered model (record id, manifest digest or name) or a label JSON file."
+MODEL_HELP = (
+    "Registered model (name, record id or weights digest), a model directory or file (found "
+    "in the registry by its weights digest), or a label JSON file."
+)

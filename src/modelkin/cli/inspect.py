@@ -9,6 +9,7 @@ import typer
 
 from modelkin.cli import _common
 from modelkin.cli._common import print_json
+from modelkin.errors import ModelkinError
 
 
 def _print_human(d: dict[str, Any], all_roles: bool) -> None:
@@ -18,6 +19,11 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
     )
     for f in d["files"]:
         _common.console.print(f"  file {f['path']}  {f['bytes']:,} bytes")
+    if d.get("weights_digest"):
+        _common.console.print(
+            f"weights digest sha256:{d['weights_digest']} (what the registry knows the model "
+            "by: search, label and export accept it)"
+        )
     from rich.table import Table
 
     t = Table(title="structure", show_header=False)
@@ -43,8 +49,11 @@ def _print_human(d: dict[str, Any], all_roles: bool) -> None:
             s["sources"].get(k, ""),
         )
     t.add_row("dtypes", ", ".join(f"{k}:{v}" for k, v in s["dtypes"].items()), "")
-    t.add_row("digest", d["structure_digest"], "")
     _common.console.print(t)
+    _common.console.print(
+        f"structure digest {d['structure_digest']} (tensor names and shapes only: the same "
+        "for every model of this architecture, not a weights digest)"
+    )
     tok = d["tokenizer"]
     if tok:
         _common.console.print(
@@ -108,8 +117,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show a model's format, files, structure, tokenizer and canonical role map."""
         from modelkin.arch.describe import describe_model
+        from modelkin.labels.outputs import weights_digest
 
         d = describe_model(model)
+        try:
+            d["weights_digest"] = weights_digest(model)
+        except ModelkinError as exc:  # e.g. a symlink in the directory: no registrable manifest
+            d["weights_digest"] = None
+            d["problems"] = [*d.get("problems", []), f"no weights digest: {exc.problem}"]
         if as_json:
             print_json(d)
         else:

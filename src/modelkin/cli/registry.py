@@ -88,10 +88,21 @@ def _keys(app: typer.Typer) -> None:
         name: str,
         home: HomeOpt = None,
         db_url: DbUrlOpt = None,
-        organisation: Annotated[str | None, typer.Option("--org")] = None,
+        organisation: Annotated[
+            str | None,
+            typer.Option(
+                "--org",
+                help="The organisation this key signs for. A server that requires API tokens "
+                "accepts a statement only from a key of the token's organisation, so a key "
+                "without one can never write there.",
+            ),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Create a key pair and register its public key in the ledger (self-signed)."""
+        """Create a key pair and register its public key in the ledger (self-signed).
+
+        The key is bound to an organisation (--org) when it is registered; the binding is
+        in the ledger and cannot be added later (make a new key instead)."""
         from modelkin.registry import register_identity
         from modelkin.statements import Identity
 
@@ -101,6 +112,14 @@ def _keys(app: typer.Typer) -> None:
             receipt = register_identity(reg, ident, organisation)
         if not as_json:
             typer.echo(f"key {name} ({ident.keyid}) saved to {path}")
+            if organisation is None:
+                typer.echo(
+                    "note: this key belongs to no organisation. It can sign statements on an "
+                    "open registry, but a server that requires API tokens (modelkin serve "
+                    "--tokens) accepts statements only from keys of the token's organisation; "
+                    "for that, make a key with --org ORGANISATION.",
+                    err=True,
+                )
         _receipt(receipt, as_json)
 
     @keys.command("list")

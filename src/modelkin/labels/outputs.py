@@ -98,13 +98,48 @@ def export_dataset(ref: str, fmt: str, home: Path | str | None = None) -> str:
 
 
 def load_label(model: str, home: Path | str | None = None) -> Label:
-    """A label-v1 JSON file if ``model`` names one, else the registered model's label."""
+    """The label of ``model``: a label-v1 JSON file; a model directory or file (found in the
+    registry by its weights digest, computed here as registration does); or a registered
+    model's name, record id or digest."""
     path = Path(model)
-    if path.suffix.lower() == ".json" or path.is_file():
+    if path.suffix.lower() == ".json" or (path.is_file() and _starts_with_brace(path)):
         if not path.is_file():
             raise ModelkinError(path, "label file not found")
         return read_label(path)
+    from modelkin.errors import NotFoundError
     from modelkin.labels.from_registry import build_label
 
+    if path.exists():
+        digest = weights_digest(path)
+        with _open_registry(home, f"label for the model at {path}") as registry:
+            try:
+                return build_label(registry, digest)
+            except NotFoundError:
+                raise ModelkinError(
+                    path,
+                    f"no registered model has these weights (weights digest sha256:{digest}); "
+                    "a label describes a registered model: register it first (modelkin "
+                    "register model PATH --key KEY --name NAME ...), or name a registered model",
+                ) from None
     with _open_registry(home, f"model {model!r} to label") as registry:
         return build_label(registry, model)
+
+
+def _starts_with_brace(path: Path) -> bool:
+    """A label JSON saved without the suffix. Model files are never taken for one (a
+    safetensors header length can begin with the byte of ``{``)."""
+    if path.suffix.lower() in (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            return fh.read(1) == b"{"
+    except OSError:
+        return False
+
+
+def weights_digest(path: Path) -> str:
+    """The manifest digest a registration of the model at ``path`` records (its files'
+    sha256 digests, canonically listed): the registry's key for the model's weights."""
+    from modelkin.statements.manifest import manifest_digest, scan_directory
+
+    return str(manifest_digest(scan_directory(path)))

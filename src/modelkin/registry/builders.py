@@ -273,6 +273,33 @@ def _ref(registry: Registry, ref: str, kind: str) -> dict[str, Any]:
     return {"sha256": digest, **({"name": name} if name else {})}
 
 
+#: derivation-v1's relations (the schema enforces the same list).
+RELATIONS = (
+    "finetune", "continued_pretraining", "quantized", "merge", "adapter", "pruned",
+    "distilled", "converted", "none",
+)  # fmt: skip
+
+
+def check_derivation_claim(relation: str, parents: list[str]) -> None:
+    """Refuse, in words, a relation that is not known or does not fit the parents."""
+    if relation not in RELATIONS:
+        raise ModelkinError(
+            "--relation", f"unknown relation {relation!r}: use one of {', '.join(RELATIONS)}"
+        )
+    if relation == "none" and parents:
+        raise ModelkinError(
+            "--relation none",
+            "claims the model was trained from scratch, so it takes no parent: drop "
+            "--parent, or name how it derives from the parent (e.g. --relation finetune)",
+        )
+    if relation != "none" and not parents:
+        raise ModelkinError(
+            f"--relation {relation}",
+            "needs the model it derives from: add --parent NAME (or use --relation none "
+            "to claim the model was trained from scratch)",
+        )
+
+
 def register_derivation(
     registry: Registry,
     identity: Identity,
@@ -282,7 +309,11 @@ def register_derivation(
     relation: str,
     notes: str | None = None,
 ) -> Receipt:
-    """Claim ``child`` derives from ``parents`` by ``relation`` ("none": from scratch)."""
+    """Claim ``child`` derives from ``parents`` by ``relation`` ("none": from scratch).
+
+    The relation and the parents are checked here first, so a mistake is answered with a
+    sentence saying what to change rather than with the schema's wording."""
+    check_derivation_claim(relation, parents)
     child_ref = _ref(registry, child, "model")
     pred = {
         "child": child_ref,
