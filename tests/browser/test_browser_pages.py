@@ -24,7 +24,7 @@ def _page(browser: Any, size: dict[str, int]) -> Any:
 def test_pages_load_and_lineage_link_is_followed(site: str, browser: Any, shots: Path) -> None:
     page = _page(browser, DESKTOP)
     page.goto(site + "/")
-    assert page.locator("h1").inner_text() == "Registry"
+    assert page.locator("h1").inner_text() == "Where AI models come from, with the evidence"
     assert page.get_by_role("navigation", name="Main").is_visible()
     assert page.get_by_role("main").is_visible()
     assert "tiny-tuned" in page.locator("table").inner_text()

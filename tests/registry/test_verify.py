@@ -33,13 +33,13 @@ from modelkin.statements import Identity
 
 
 def _weights_fingerprint(
-    registry: Registry, path: Path, manifest: str | None = None
+    registry: Registry, path: Path, manifest: str | None = None, name: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], None]:
     """A stand-in fingerprint holding the weights themselves (bound to the model's
     manifest like a real one, or the registry would refuse it)."""
     tensors = load_file(str(path / "model.safetensors"))
     vec = np.concatenate([tensors[k].ravel() for k in sorted(tensors)])
-    fp = Fingerprint(version=3, mode="fast", seed=0, format="safetensors", name=path.name,
+    fp = Fingerprint(version=3, mode="fast", seed=0, format="safetensors", name=name or path.name,
                      files={}, structure={"vec": vec.tolist()}, tokenizer=None, roles={},
                      manifest=manifest)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
