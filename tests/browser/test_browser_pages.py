@@ -27,7 +27,7 @@ def test_pages_load_and_lineage_link_is_followed(site: str, browser: Any, shots:
     assert page.locator("h1").inner_text() == "Where AI models come from, with the evidence"
     assert page.get_by_role("navigation", name="Main").is_visible()
     assert page.get_by_role("main").is_visible()
-    assert "tiny-tuned" in page.locator("table").inner_text()
+    assert "tiny-tuned" in page.locator("table").first.inner_text()
     page.screenshot(path=str(shots / "home.png"), full_page=True)
 
     page.get_by_label("Model, dataset, organisation or SHA-256 digest").fill("tiny-tuned")
