@@ -139,7 +139,7 @@ def test_every_record_page_shows_a_proof_that_adds_up(site: str, kind: str) -> N
     assert hashlib.sha256(b"\x00" + raw).hexdigest() == leaf
     assert 'src="/static/proof.js"' in page
     if kind == "derivation":
-        assert "pm-01</a></strong>" in page and "← finetune of ←" in page
+        assert "pm-01</a></strong>" in page and "is claimed to be a <em>finetune</em> of" in page
 
 
 def test_ledger_entry_page_and_explorer_link_to_pages(site: str) -> None:
