@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import shutil
 import socket
 import sys
 import time
@@ -90,10 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     if note:
         print(note, flush=True)
     print(f"==> open http://{args.host}:{port}/ (Ctrl-C stops the server)", flush=True)
-    exe = shutil.which("modelkin") or sys.argv[0]
-    cmd = [exe, "serve", "--home", str(summary.home), "--host", args.host]
-    cmd += ["--port", str(port), "--ui-signer", str(demo_signer(summary.home))]
-    os.execv(exe, cmd)
+    # this interpreter runs the CLI: `make demo` does not put .venv/bin on PATH
+    cmd = [sys.executable, "-m", "modelkin", "serve", "--home", str(summary.home)]
+    cmd += ["--host", args.host, "--port", str(port)]
+    cmd += ["--ui-signer", str(demo_signer(summary.home))]
+    os.execv(sys.executable, cmd)
     return 0  # pragma: no cover (execv does not return)
 
 
