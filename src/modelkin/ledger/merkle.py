@@ -132,27 +132,39 @@ def consistency_proof(old_size: int, new_size: int, get: HashGetter) -> list[byt
     return out
 
 
-def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
-    """RFC 9162 s. 2.1.3.2 steps 1-4: the root the proof implies, or None if malformed."""
+def inclusion_steps(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
+) -> tuple[list[tuple[str, bytes, bytes]], bytes | None]:
+    """RFC 9162 s. 2.1.3.2 steps 1-4, step by step: ``(side, sibling, running root)`` for
+    each proof hash (side says where the sibling sits), and the root the proof implies, or
+    None if malformed. The proof page shows these steps; verification uses only the root."""
     if not 0 <= index < size <= MAX_SIZE or len(leaf) != 32:
-        return None
+        return [], None
     fn, sn, r = index, size - 1, leaf
+    steps: list[tuple[str, bytes, bytes]] = []
     for p in proof:
         if len(p) != 32 or sn == 0:
-            return None
+            return steps, None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
+            steps.append(("left", p, r))
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
             r = node_hash(r, p)
+            steps.append(("right", p, r))
         fn >>= 1
         sn >>= 1
     if sn != 0:  # the final check whose omission lets proofs for the wrong size pass
-        return None
-    return r
+        return steps, None
+    return steps, r
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
+    """RFC 9162 s. 2.1.3.2 steps 1-4: the root the proof implies, or None if malformed."""
+    return inclusion_steps(index, size, leaf, proof)[1]
 
 
 def verify_inclusion(

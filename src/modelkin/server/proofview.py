@@ -17,7 +17,7 @@ from typing import Any
 
 from modelkin.errors import ModelkinError
 from modelkin.ledger.checkpoint import open_checkpoint
-from modelkin.ledger.merkle import leaf_hash, node_hash
+from modelkin.ledger.merkle import inclusion_steps, leaf_hash
 from modelkin.ledger.note import Verifier
 from modelkin.registry.core import checkpoint_size
 from modelkin.server.state import ServerState
@@ -64,26 +64,8 @@ class ProofView:
 
 def walk(index: int, size: int, leaf: bytes, proof: list[bytes]) -> tuple[list[Step], bytes | None]:
     """The steps of RFC 9162 s. 2.1.3.2 and the root, or ``None`` for a malformed proof."""
-    if not 0 <= index < size or len(leaf) != 32:
-        return [], None
-    fn, sn, r = index, size - 1, leaf
-    steps: list[Step] = []
-    for p in proof:
-        if len(p) != 32 or sn == 0:
-            return steps, None
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            steps.append(Step("left", p.hex(), r.hex()))
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-            steps.append(Step("right", p.hex(), r.hex()))
-        fn >>= 1
-        sn >>= 1
-    return steps, (r if sn == 0 else None)
+    steps, root = inclusion_steps(index, size, leaf, proof)
+    return [Step(side, sib.hex(), r.hex()) for side, sib, r in steps], root
 
 
 def proof_view(state: ServerState, index: int) -> ProofView:
