@@ -82,7 +82,7 @@ def test_the_newcomer_path(demo_site: str, browser: Any, shots: Path) -> None:
     claims = page.get_by_role("region", name="Lineage claims and what the weights say")
     follow(claims.get_by_role("link", name="minilm-l6-scratch ← all-MiniLM-L6-v2"))
     weights = page.get_by_role("region", name="What the weights say").inner_text()
-    assert "contradicted" in weights and "p-value" in weights
+    assert "contradicted" in weights and "Full evidence report with plots" in weights
     page.screenshot(path=str(shots / "04-claim-contradicted.png"), full_page=True)
 
     # compare two models: the form starts with two different registered models
