@@ -42,16 +42,10 @@ def test_demo_lineage_and_forensics(demo: str) -> None:
         timeout=60,
     ).json()
     assert rep["related"] is True and rep["p_value"] < 1e-6
-    # both sides by their registered names, in the API and in the stored evidence
+    # both sides by their registered names
     assert rep["suspect"]["name"] == "minilm-l6-tuned"
     assert rep["candidate"]["name"] == "all-MiniLM-L6-v2"
     assert rep["candidate"]["organisation"] == "sentence-transformers"
-    stored = next(e for e in graph["edges"] if e["relation"] == "finetune")["evidence"]
-    report = stored["verification"]["report"]
-    assert (report["suspect"]["name"], report["candidate"]["name"]) == (
-        "minilm-l6-tuned",
-        "all-MiniLM-L6-v2",
-    )
     far = httpx.get(
         f"{demo}/api/v1/forensics/compare",
         params={"suspect": "gemma-3-270m", "candidate": "all-MiniLM-L6-v2"},
