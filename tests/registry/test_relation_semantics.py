@@ -11,7 +11,6 @@ follow from how each model was made, not from that engine's rules.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from registry_helpers import make_model_dir
 from safetensors.numpy import load_file, save_file
 from test_verify import _register
 
+from modelkin.fingerprint import Fingerprint
 from modelkin.labels import build_label
 from modelkin.labels.outputs import export, render
 from modelkin.registry import Registry, builders, register_derivation, verification
@@ -37,12 +37,22 @@ def _weights(path: Path) -> np.ndarray:
     return np.concatenate([tensors[k].ravel() for k in sorted(tensors)]).astype(np.float64)
 
 
-def _fingerprint(registry: Registry, path: Path) -> tuple[dict[str, Any], dict[str, Any], None]:
+def _fingerprint(
+    registry: Registry, path: Path, manifest: str | None = None, name: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any], None]:
+    """A stand-in fingerprint holding the weights themselves, bound to the model's manifest
+    like a real one (the registry refuses unbound fingerprints)."""
     vec = _weights(path)
+    fp = Fingerprint(version=3, mode="fast", seed=0, format="safetensors", name=name or path.name,
+                     files={}, structure={"vec": vec.tolist()}, tokenizer=None, roles={},
+                     manifest=manifest)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        np.save(Path(tmp) / "fp.npy", vec)
-        blob = registry.blobs.put_file(Path(tmp) / "fp.npy")
-    return {"digest": hashlib.sha256(vec.tobytes()).hexdigest(), "blob": blob}, {}, None
+        blob = registry.blobs.put_file(fp.save(Path(tmp) / "fp"))
+    return {"digest": fp.digest(), "blob": blob}, {}, None
+
+
+def _load(p: Path) -> np.ndarray:
+    return np.array(Fingerprint.load(p).structure["vec"])
 
 
 def _on_grid(x: np.ndarray) -> bool:
@@ -74,7 +84,7 @@ def _engine() -> tuple[Any, Any]:
             to_dict=lambda: report,
         )  # fmt: skip
 
-    return (lambda p: np.load(p)), compare
+    return _load, compare
 
 
 @pytest.fixture
@@ -198,7 +208,7 @@ def test_label_shows_both_verifications_when_they_disagree(
         def compare(a: np.ndarray, b: np.ndarray) -> Any:
             return SimpleNamespace(verdict="unrelated", related=False, p_value=0.7)
 
-        return (lambda p: np.load(p)), compare
+        return _load, compare
 
     monkeypatch.setattr(verification, "_engine", independent)
     monkeypatch.setattr(verification, "engine_version", lambda: "2.0.0")

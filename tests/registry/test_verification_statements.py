@@ -24,6 +24,7 @@ from registry_helpers import make_model_dir
 from test_verify import _correlation_engine, _register, _weights_fingerprint
 
 from modelkin.errors import StatementError
+from modelkin.fingerprint import Fingerprint
 from modelkin.registry import (
     Registry,
     builders,
@@ -147,7 +148,7 @@ def test_a_newer_engine_appends_and_both_are_shown(
         def compare(a: np.ndarray, b: np.ndarray) -> Any:
             return SimpleNamespace(verdict="insufficient", related=None, p_value=0.5)
 
-        return (lambda p: np.load(p)), compare
+        return (lambda p: np.array(Fingerprint.load(p).structure["vec"])), compare
 
     monkeypatch.setattr(verification, "_engine", abstaining)
     monkeypatch.setattr(verification, "engine_version", lambda: "9.9.9")

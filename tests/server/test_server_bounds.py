@@ -84,7 +84,7 @@ def reads(u: str, ref: str) -> dict[str, int]:
         f"/api/v1/models/{ref}/export/hf-card", f"/api/v1/models/{ref}/lineage",
         "/", f"/models/{ref}", f"/records/{ref}", "/search?q=a",
     ]  # fmt: skip
-    return {p: httpx.get(f"{u}{p}", timeout=60).status_code for p in paths}
+    return {p: httpx.get(f"{u}{p}", timeout=60, follow_redirects=True).status_code for p in paths}
 
 
 def test_an_unsigned_body_5000_deep_gets_422(served: tuple[str, Path]) -> None:

@@ -142,7 +142,7 @@ def test_stored_xss_is_escaped_everywhere(served: tuple[str, Seeded, str]) -> No
     # (exports are downloads in their own formats: the hf-card is Markdown, served as
     # text/markdown with nosniff and a script-free CSP, and the Hub sanitises what it shows)
     for path in pages:
-        r = httpx.get(u + path, params=None)
+        r = httpx.get(u + path, params=None, follow_redirects=True)
         assert r.status_code == 200, path
         assert "<script>alert" not in r.text and "<img src=x" not in r.text, path
     assert "&lt;script&gt;" in httpx.get(f"{u}/models/{rid}").text
