@@ -171,5 +171,7 @@
     return res;
   }
 
-  window.modelkinPolicy = { parseNote, checkCheckpoint, verifyInclusion, verifyTlogProof };
+  window.modelkinPolicy = {
+    b64, cat, sha256, ed25519, parseNote, checkCheckpoint, verifyInclusion, verifyTlogProof,
+  };
 })();

@@ -17,12 +17,8 @@
   "use strict";
   const enc = new TextEncoder();
 
-  function b64(s) {
-    const bin = atob(s);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
+  const { b64, cat, sha256, ed25519 } = window.modelkinPolicy;
+
   function hex(s) {
     if (!/^([0-9a-f]{2})*$/.test(s)) throw new Error("not lowercase hex");
     const out = new Uint8Array(s.length / 2);
@@ -32,21 +28,15 @@
   function toHex(u8) {
     return Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join("");
   }
-  async function sha256(data) {
-    return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  }
-
   async function signedBy(noteText, vkey) {
     const first = vkey.indexOf("+"), second = vkey.indexOf("+", first + 1);
     const name = vkey.slice(0, first), keyId = vkey.slice(first + 1, second);
     const raw = b64(vkey.slice(second + 1));
     const note = window.modelkinPolicy.parseNote(noteText);
     if (raw.length !== 33 || raw[0] !== 1) return { note, ok: false };
-    const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
     for (const s of note.sigs) {
       if (s.name === name && toHex(s.keyId) === keyId) {
-        const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, s.sig, enc.encode(note.body));
-        return { note, ok };
+        return { note, ok: await ed25519(raw.slice(1), enc.encode(note.body), s.sig) };
       }
     }
     return { note, ok: false };
@@ -66,9 +56,7 @@
       let leaf = stated, from = "the leaf hash stated above (the entry is too large to embed)";
       if (el.dataset.entry) {
         const entry = b64(el.dataset.entry);
-        const prefixed = new Uint8Array(entry.length + 1);
-        prefixed.set(entry, 1);
-        leaf = await sha256(prefixed);
+        leaf = await sha256(cat(new Uint8Array([0]), entry));
         if (toHex(leaf) !== toHex(stated)) {
           say(false, "Your browser hashed the entry and got a different leaf hash than the server states.");
           return;
